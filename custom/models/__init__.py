@@ -1,0 +1,3 @@
+from .ssd_head import FixedSSDHead
+
+__all__ = ['FixedSSDHead']

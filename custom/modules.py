@@ -1,0 +1,8 @@
+"""Everything this project registers with MMDetection/MMEngine, imported by configs.
+
+    custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
+"""
+from custom import checkpoint  # noqa: F401  (torch>=2.6 safe loading of mmengine checkpoints)
+from custom.models import FixedSSDHead  # noqa: F401
+
+__all__ = ['FixedSSDHead']

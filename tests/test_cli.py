@@ -1,0 +1,89 @@
+"""The real CLI on the shipped sample: convert, train a few iterations, test with pictures, resume."""
+import json
+
+import pytest
+import torch
+
+from conftest import SAMPLE, run_tool
+
+CONFIG = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'
+pytestmark = pytest.mark.slow
+ITERS_PER_EPOCH = 4  # 32 train images of the sample at batch 8
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    out = tmp_path_factory.mktemp('data') / 'bccd_sample'
+    result = run_tool('tools/dataset_converters/voc2coco.py', str(SAMPLE), '--out-dir', str(out))
+    assert result.returncode == 0, result.stderr
+    return f'{out}/'
+
+
+@pytest.fixture(scope='module')
+def trained(data_root, tmp_path_factory):
+    work = tmp_path_factory.mktemp('work')
+    result = run_tool('tools/train.py', CONFIG, '--work-dir', str(work), '--cfg-options',
+                      'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
+                      'default_hooks.logger.interval=1', 'randomness.seed=0',
+                      env={'BCCD_ROOT': data_root})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work, result
+
+
+def _ckpt(path):
+    from custom.checkpoint import load_local_checkpoint
+    return load_local_checkpoint(str(path), map_location='cpu')
+
+
+def test_train_writes_checkpoints_and_validates(trained):
+    work, result = trained
+    assert (work / 'epoch_1.pth').is_file() and (work / 'epoch_2.pth').is_file()
+    log = result.stdout + result.stderr
+    assert 'Epoch(train) [2][4/4]' in log
+    assert 'coco/bbox_mAP_50' in log  # validation ran at the end of epoch 2
+    meta = _ckpt(work / 'epoch_2.pth')['meta']
+    assert (meta['epoch'], meta['iter']) == (2, 2 * ITERS_PER_EPOCH)
+    assert meta['dataset_meta']['classes'] == ('Platelets', 'RBC', 'WBC')
+
+
+def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained, data_root, tmp_path):
+    work, _ = trained
+    result = run_tool('tools/test.py', CONFIG, str(work / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+                      '--show-dir', 'show', env={'BCCD_ROOT': data_root})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / 'metrics_test.json').read_text())
+    assert set(metrics['overall']) >= {'mAP50:95', 'mAP50', 'mAP75'}
+    assert all(0.0 <= v <= 1.0 for v in metrics['overall'].values())
+    assert set(metrics['per_class_AP50:95']) == {'Platelets', 'RBC', 'WBC'}
+    assert 'mAP50 ' in result.stdout and 'Platelets' in result.stdout
+    pictures = list(tmp_path.glob('*/show/*.jpg'))
+    assert len(pictures) == 12  # every test image of the sample, ground truth beside prediction
+    from PIL import Image
+    with Image.open(pictures[0]) as img:
+        assert img.width == 2 * 640 and img.height == 480
+
+
+def test_resume_continues_from_the_saved_state(trained, data_root, tmp_path):
+    import shutil
+    work, _ = trained
+    resumed = tmp_path / 'resumed'
+    shutil.copytree(work, resumed)
+    (resumed / 'epoch_2.pth').unlink()  # as if killed during epoch 2: latest is epoch_1
+    (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
+    before = _ckpt(resumed / 'epoch_1.pth')
+    result = run_tool('tools/train.py', CONFIG, '--work-dir', str(resumed), '--resume', '--cfg-options',
+                      'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'default_hooks.logger.interval=1',
+                      'randomness.seed=0', env={'BCCD_ROOT': data_root})
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'resumed epoch: 1, iter: 4' in log
+    assert 'Epoch(train) [1]' not in log and 'Epoch(train) [2][4/4]' in log
+    after = _ckpt(resumed / 'epoch_2.pth')
+    assert (after['meta']['epoch'], after['meta']['iter']) == (2, 2 * ITERS_PER_EPOCH)
+    # optimizer momentum buffers and the scheduler position came from epoch_1, not from scratch
+    assert before['optimizer']['state'] and after['optimizer']['state']
+    assert after['param_schedulers'][0]['last_epoch'] == 2 * ITERS_PER_EPOCH
+    # epoch 2 trained on from epoch 1's weights (a fresh start would not be 'resumed epoch: 1')
+    changed = [k for k, v in before['state_dict'].items()
+               if v.is_floating_point() and not torch.equal(v, after['state_dict'][k])]
+    assert changed

@@ -1,0 +1,204 @@
+"""The VOC -> COCO converter: conventions, problem reports, safety, real data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE, run_tool, shared_dataset, voc_xml, write_image
+
+from custom.voc import (VOCError, convert_voc_to_coco, parse_voc_xml, random_splits,
+                        voc_box_to_coco, write_coco_splits)
+
+
+def make_voc(root: Path, items: dict[str, str], images: bool = True) -> Path:
+    """A VOCdevkit-style folder with the given {stem: xml} annotations and blank images."""
+    (root / 'Annotations').mkdir(parents=True)
+    for stem, xml in items.items():
+        (root / 'Annotations' / f'{stem}.xml').write_text(xml)
+        if images:
+            write_image(root / 'JPEGImages' / f'{stem}.jpg')
+    return root
+
+
+def test_box_convention_voc_1_based_inclusive_to_coco_0_based():
+    assert voc_box_to_coco((1, 1, 100, 80), 100, 80) == ([0, 0, 100, 80], False)
+    assert voc_box_to_coco((10, 20, 30, 40), 100, 80) == ([9, 19, 21, 21], False)
+
+
+def test_degenerate_and_inverted_boxes_are_rejected():
+    assert voc_box_to_coco((5, 5, 5, 5), 100, 80) == (None, False)       # single click (BCCD)
+    assert voc_box_to_coco((30, 20, 10, 40), 100, 80) == (None, False)   # swapped x
+
+
+def test_boxes_outside_the_image_are_clipped_and_flagged():
+    box, clipped = voc_box_to_coco((0, -5, 120, 40), 100, 80)
+    assert box == [0, 0, 100, 40] and clipped
+
+
+def test_unreadable_xml_names_file_and_line(tmp_path):
+    path = tmp_path / 'broken.xml'
+    path.write_text('<annotation>\n<filename>a.jpg</filename>\n<object>\n</annotation>')
+    with pytest.raises(VOCError, match=r'broken\.xml: unreadable XML at line \d+'):
+        parse_voc_xml(path)
+
+
+def test_non_numeric_coordinate_names_file_and_value(tmp_path):
+    path = tmp_path / 'bad.xml'
+    path.write_text(voc_xml(objects=[('cat', 'abc', 1, 5, 5)]))
+    with pytest.raises(VOCError, match=r"bad\.xml: <xmin> is not a number: 'abc'"):
+        parse_voc_xml(path)
+
+
+def test_missing_coordinate_and_missing_bndbox(tmp_path):
+    path = tmp_path / 'nobox.xml'
+    path.write_text('<annotation><object><name>cat</name></object></annotation>')
+    with pytest.raises(VOCError, match=r"nobox\.xml: <object> 'cat' has no <bndbox>"):
+        parse_voc_xml(path)
+    path.write_text('<annotation><object><name>cat</name><bndbox><xmin>1</xmin></bndbox></object></annotation>')
+    with pytest.raises(VOCError, match=r'nobox\.xml: missing <ymin>'):
+        parse_voc_xml(path)
+
+
+def test_external_entities_are_not_expanded(tmp_path):
+    path = tmp_path / 'xxe.xml'
+    path.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+                    '<annotation><filename>&x;</filename></annotation>')
+    item = parse_voc_xml(path)
+    assert item.filename == ''  # the entity stays unresolved: nothing read from disk
+
+
+def test_filename_cannot_escape_the_dataset_folder(tmp_path):
+    outside = tmp_path / 'secret.jpg'
+    write_image(outside)
+    root = make_voc(tmp_path / 'voc', {'x': voc_xml('../secret.jpg', objects=[('cat', 1, 1, 5, 5)])},
+                    images=False)
+    coco, _, report = convert_voc_to_coco(root)
+    assert coco['images'] == []
+    assert report.problems['missing_image'] == ["x.xml: <filename> '../secret.jpg' not found"]
+
+
+def test_every_problem_is_reported_and_counts_balance(tmp_path):
+    root = make_voc(tmp_path / 'voc', {
+        'ok': voc_xml('ok.jpg', objects=[('cat', 1, 1, 50, 40), ('dog', 2, 2, 10, 10, 1)]),
+        'click': voc_xml('click.jpg', objects=[('cat', 5, 5, 5, 5)]),
+        'edge': voc_xml('edge.jpg', objects=[('cat', 0, 0, 120, 40)]),
+        'empty': voc_xml('empty.jpg'),
+        'broken': '<annotation><filename>',
+    })
+    (root / 'Annotations' / 'lost.xml').write_text(voc_xml('lost.jpg', objects=[('cat', 1, 1, 5, 5)]))
+    coco, _, report = convert_voc_to_coco(root, classes=['cat'])
+    kinds = {k: len(v) for k, v in report.problems.items()}
+    assert kinds == {'unreadable_xml': 1, 'missing_image': 1, 'degenerate_box': 1, 'clipped_box': 1,
+                     'unknown_class': 1, 'empty_image': 1}
+    assert report.problems['unknown_class'] == ["ok.xml: 'dog'"]
+    dropped = kinds['degenerate_box'] + kinds['unknown_class']
+    assert report.counts['boxes_in'] == report.counts['boxes_out'] + dropped == 4
+    assert report.counts['images'] + kinds['missing_image'] + kinds['unreadable_xml'] == 6
+
+
+def test_difficult_becomes_iscrowd(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', objects=[('cat', 1, 1, 5, 5, 1)])})
+    coco, _, _ = convert_voc_to_coco(root)
+    assert coco['annotations'][0]['iscrowd'] == 1
+    coco, _, _ = convert_voc_to_coco(root, difficult_as_crowd=False)
+    assert coco['annotations'][0]['iscrowd'] == 0
+
+
+def test_size_missing_from_xml_is_read_from_the_image(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', width=0, height=0, objects=[('c', 1, 1, 5, 5)])})
+    coco, _, report = convert_voc_to_coco(root)
+    assert (coco['images'][0]['width'], coco['images'][0]['height']) == (100, 80)
+    assert report.problems['size_from_image'] == ['a.xml']
+
+
+def test_random_split_is_deterministic_and_complete():
+    ids = [f'im{i}' for i in range(50)]
+    first = random_splits(ids, [0.8, 0.1, 0.1], seed=3)
+    assert first == random_splits(list(reversed(ids)), [0.8, 0.1, 0.1], seed=3)
+    assert [len(first[s]) for s in ('train', 'val', 'test')] == [40, 5, 5]
+    assert sorted(first['train'] + first['val'] + first['test']) == sorted(ids)
+    with pytest.raises(ValueError, match='summing to 1'):
+        random_splits(ids, [0.5, 0.2], seed=0)
+
+
+def _xml_boxes(voc_dir: Path) -> set[tuple]:
+    boxes = set()
+    for xml in (voc_dir / 'Annotations').glob('*.xml'):
+        for obj in parse_voc_xml(xml).objects:
+            x1, y1, x2, y2 = obj.bbox
+            if x2 > x1 and y2 > y1:
+                boxes.add((xml.stem, obj.name, x1 - 1, y1 - 1, x2 - x1 + 1, y2 - y1 + 1))
+    return boxes
+
+
+def _json_boxes(out: Path, split: str) -> set[tuple]:
+    data = json.loads((out / 'annotations' / f'{split}.json').read_text())
+    names = {c['id']: c['name'] for c in data['categories']}
+    stems = {im['id']: Path(im['file_name']).stem for im in data['images']}
+    return {(stems[a['image_id']], names[a['category_id']], *a['bbox']) for a in data['annotations']}
+
+
+def test_shipped_sample_round_trips_with_official_splits(tmp_path):
+    report = write_coco_splits(SAMPLE, tmp_path / 'out')
+    out = tmp_path / 'out'
+    train, val, test = (_json_boxes(out, s) for s in ('train', 'val', 'test'))
+    assert train | val | test == _xml_boxes(SAMPLE)  # every XML box, right class and coordinates
+    assert _json_boxes(out, 'trainval') == train | val
+    for split, n in (('train', 32), ('val', 8), ('test', 12), ('trainval', 40)):
+        assert report.counts[f'images_{split}'] == n
+    assert (out / 'images' / 'JPEGImages').is_dir()  # the link makes file_name resolve
+
+
+def test_output_is_byte_identical_for_same_input(tmp_path):
+    write_coco_splits(SAMPLE, tmp_path / 'a')
+    write_coco_splits(SAMPLE, tmp_path / 'b')
+    for name in ('train', 'val', 'test', 'trainval'):
+        assert (tmp_path / 'a/annotations' / f'{name}.json').read_bytes() == \
+            (tmp_path / 'b/annotations' / f'{name}.json').read_bytes()
+
+
+def test_real_bccd_converts_with_its_two_degenerate_boxes_reported(tmp_path):
+    from pycocotools.coco import COCO
+    bccd = shared_dataset('bccd')
+    report = write_coco_splits(bccd, tmp_path / 'bccd')
+    assert report.counts['images'] == 364
+    assert sorted(d.split(':')[0] for d in report.problems['degenerate_box']) == \
+        ['BloodImage_00338.xml', 'BloodImage_00343.xml']
+    assert report.counts['boxes_in'] == 4155 + 372 + 361 == report.counts['boxes_out'] + 2
+    coco = COCO(str(tmp_path / 'bccd/annotations/test.json'))
+    assert len(coco.getImgIds()) == 72
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == ['Platelets', 'RBC', 'WBC']
+
+
+def test_real_face_mask_flat_layout_needs_and_gets_a_seeded_split(tmp_path):
+    face = shared_dataset('face-mask')
+    with pytest.raises(VOCError, match='no ImageSets/Main'):
+        write_coco_splits(face, tmp_path / 'x')
+    report = write_coco_splits(face, tmp_path / 'fm', split=[0.8, 0.1, 0.1], seed=0)
+    assert report.counts['images'] == 700
+    assert (report.counts['images_train'], report.counts['images_val'], report.counts['images_test']) == (560, 70, 70)
+    data = json.loads((tmp_path / 'fm/annotations/train.json').read_text())
+    assert [c['name'] for c in data['categories']] == ['mask_weared_incorrect', 'with_mask', 'without_mask']
+
+
+def test_png_originals_resolve_by_stem_when_filename_differs(tmp_path):
+    originals = shared_dataset('face-mask/png-originals')
+    coco, _, report = convert_voc_to_coco(originals)
+    assert len(coco['images']) == 12 and 'missing_image' not in report.problems
+    assert all(im['file_name'].endswith('.png') for im in coco['images'])
+
+
+def test_cli_reports_a_missing_folder_with_exit_code_2(tmp_path):
+    result = run_tool('tools/dataset_converters/voc2coco.py', str(tmp_path / 'nope'),
+                      '--out-dir', str(tmp_path / 'o'))
+    assert result.returncode == 2
+    assert f'error: {tmp_path / "nope"}: no such folder' in result.stderr
+
+
+def test_cli_strict_fails_on_problems(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', objects=[('cat', 5, 5, 5, 5)])})
+    result = run_tool('tools/dataset_converters/voc2coco.py', str(root), '--out-dir', str(tmp_path / 'o'),
+                      '--split', '1,0', '--strict')
+    assert result.returncode == 1
+    assert 'PROBLEM degenerate_box (1): a.xml' in result.stdout
