@@ -28,6 +28,7 @@ param_scheduler = [
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 auto_scale_lr = dict(base_batch_size=batch_size)
 default_hooks = dict(
-    checkpoint=dict(interval=10, max_keep_ckpts=3, save_best='coco/bbox_mAP_50', rule='greater'),
+    # a checkpoint every epoch (under a second) so an interrupted run loses at most one
+    checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='coco/bbox_mAP_50', rule='greater'),
     logger=dict(interval=10))
 env_cfg = dict(cudnn_benchmark=False)
