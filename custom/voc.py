@@ -18,6 +18,7 @@ run on a machine without the training stack.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from collections import Counter
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from lxml import etree
+
+from custom.stats import coco_statistics
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.JPG', '.JPEG', '.PNG', '.BMP')
 MAX_XML_BYTES = 5 * 1024 * 1024  # a VOC file with 10k boxes is ~2 MB; larger is not an annotation
@@ -54,6 +57,7 @@ class VOCImage:
     width: int
     height: int
     objects: list[VOCObject] = field(default_factory=list)
+    bad_objects: list[str] = field(default_factory=list)  # one message per unusable <object>
 
 
 @dataclass
@@ -94,13 +98,41 @@ def _text(node: etree._Element, path: str, xml_path: Path) -> str:
 def _number(node: etree._Element, path: str, xml_path: Path) -> float:
     raw = _text(node, path, xml_path)
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise VOCError(f'{xml_path}: <{path}> is not a number: {raw!r}') from None
+    if not math.isfinite(value):
+        raise VOCError(f'{xml_path}: <{path}> is not a finite number: {raw!r}')
+    return value
+
+
+def _size(root: etree._Element, key: str) -> int:
+    """``<size><width>`` or ``<height>`` as a positive int; 0 when missing or unusable (read from the image)."""
+    raw = (root.findtext(f'size/{key}') or '').strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return 0
+    return int(value) if math.isfinite(value) and value >= 1 else 0
+
+
+def _parse_object(obj: etree._Element, xml_path: Path) -> VOCObject:
+    name = _text(obj, 'name', xml_path)
+    box = obj.find('bndbox')
+    if box is None:
+        raise VOCError(f'{xml_path}: <object> {name!r} has no <bndbox>')
+    bbox = tuple(_number(box, k, xml_path) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+    difficult = (obj.findtext('difficult') or '0').strip() in ('1', 'true', 'True')
+    return VOCObject(name, bbox, difficult)  # type: ignore[arg-type]
 
 
 def parse_voc_xml(xml_path: str | os.PathLike) -> VOCImage:
-    """Parse one Pascal-VOC XML file; raise :class:`VOCError` naming the file on bad input."""
+    """Parse one Pascal-VOC XML file.
+
+    Raises :class:`VOCError` naming the file when the file as a whole is unusable. An
+    ``<object>`` without a name, a box or numeric coordinates is skipped and its message
+    kept in ``bad_objects``, so one bad box does not cost the image its other boxes.
+    """
     xml_path = Path(xml_path)
     size = xml_path.stat().st_size
     if size > MAX_XML_BYTES:
@@ -114,23 +146,14 @@ def parse_voc_xml(xml_path: str | os.PathLike) -> VOCImage:
         raise VOCError(f'{xml_path}: root element is <{root.tag}>, expected <annotation>')
     filename_node = root.find('filename')
     filename = (filename_node.text or '').strip() if filename_node is not None else ''
-    width = height = 0
-    if root.find('size') is not None:
-        try:
-            width = int(float(root.findtext('size/width', '0') or 0))
-            height = int(float(root.findtext('size/height', '0') or 0))
-        except ValueError:
-            width = height = 0  # resolved from the image itself by the caller
-    objects = []
+    width, height = (_size(root, key) for key in ('width', 'height'))
+    item = VOCImage(xml_path, filename, width, height)
     for obj in root.iterfind('object'):
-        name = _text(obj, 'name', xml_path)
-        box = obj.find('bndbox')
-        if box is None:
-            raise VOCError(f'{xml_path}: <object> {name!r} has no <bndbox>')
-        bbox = tuple(_number(box, k, xml_path) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
-        difficult = (obj.findtext('difficult') or '0').strip() in ('1', 'true', 'True')
-        objects.append(VOCObject(name, bbox, difficult))  # type: ignore[arg-type]
-    return VOCImage(xml_path, filename, width, height, objects)
+        try:
+            item.objects.append(_parse_object(obj, xml_path))
+        except VOCError as err:
+            item.bad_objects.append(str(err))
+    return item
 
 
 def voc_box_to_coco(bbox: Sequence[float], width: int, height: int
@@ -204,34 +227,136 @@ def read_split_files(voc_dir: Path) -> dict[str, list[str]]:
     return splits
 
 
-def random_splits(ids: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
-    """Deterministic train/val/test split of ``ids`` by ``fractions`` (summing to 1)."""
+def _deal(order: Sequence[str], names: Sequence[str], fractions: Sequence[float]) -> dict[str, list[str]]:
+    """Deal ``order`` out to ``names``: each item goes to the split furthest below its share so far."""
+    dealt: dict[str, list[str]] = {name: [] for name in names}
+    for i, item in enumerate(order, 1):
+        name = max(names, key=lambda n: (fractions[names.index(n)] * i - len(dealt[n]), -names.index(n)))
+        dealt[name].append(item)
+    return {name: sorted(items) for name, items in dealt.items()}
+
+
+def _stratified_order(ids: Sequence[str], strata: dict[str, str] | None, seed: int) -> list[str]:
+    """``ids`` grouped by stratum (sorted), shuffled within each with ``seed``: a deterministic deal order."""
+    groups: dict[str, list[str]] = {}
+    for item in sorted(ids):
+        groups.setdefault((strata or {}).get(item, ''), []).append(item)
+    order = []
+    for stratum in sorted(groups):
+        members = groups[stratum]
+        random.Random(f'{seed}:{stratum}').shuffle(members)
+        order += members
+    return order
+
+
+def image_strata(coco: dict, ids_by_stem: dict[str, int]) -> dict[str, str]:
+    """Stratum of each image: the name of its rarest class over the dataset ('' when it has no box)."""
+    box_counts = Counter(a['category_id'] for a in coco['annotations'])
+    names = {c['id']: c['name'] for c in coco['categories']}
+    cats_of: dict[int, set[int]] = {}
+    for ann in coco['annotations']:
+        cats_of.setdefault(ann['image_id'], set()).add(ann['category_id'])
+    strata = {}
+    for stem, image_id in ids_by_stem.items():
+        cats = cats_of.get(image_id)
+        strata[stem] = names[min(cats, key=lambda c: (box_counts[c], c))] if cats else ''
+    return strata
+
+
+def random_splits(ids: Sequence[str], fractions: Sequence[float], seed: int,
+                  strata: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Deterministic train/val[/test] split of ``ids`` by ``fractions`` (summing to 1).
+
+    With ``strata`` (id -> key, e.g. :func:`image_strata`), every stratum is split
+    in the same proportions, so a rare class appears in each split. The result
+    depends only on the set of ids, the strata and ``seed``.
+    """
     if len(fractions) not in (2, 3) or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
-        raise ValueError(f'split fractions must be 2 or 3 non-negative numbers summing to 1, got {fractions}')
-    order = sorted(ids)
-    random.Random(seed).shuffle(order)
-    bounds, start, splits = [], 0, {}
-    for frac in fractions[:-1]:
-        bounds.append(start + round(frac * len(order)))
-        start = bounds[-1]
-    edges = [0, *bounds, len(order)]
-    for name, lo, hi in zip(SPLIT_NAMES, edges, edges[1:]):
-        splits[name] = sorted(order[lo:hi])
+        raise ValueError(f'split fractions must be 2 or 3 non-negative numbers summing to 1, got {list(fractions)}')
+    names = list(SPLIT_NAMES[:len(fractions)])
+    splits = _deal(_stratified_order(ids, strata, seed), names, fractions)
     if len(fractions) == 3:
         splits['trainval'] = sorted(splits['train'] + splits['val'])
     return splits
 
 
+def kfold_splits(ids: Sequence[str], k: int, seed: int,
+                 strata: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """``fold<i>_train`` / ``fold<i>_val`` for i in 0..k-1: each id is in exactly one val fold."""
+    if k < 2 or k > len(ids):
+        raise ValueError(f'--kfold needs 2 <= K <= number of images ({len(ids)}), got {k}')
+    folds = _deal(_stratified_order(ids, strata, seed), [str(i) for i in range(k)], [1 / k] * k)
+    splits = {}
+    for i in range(k):
+        splits[f'fold{i}_train'] = sorted(x for j in range(k) if j != i for x in folds[str(j)])
+        splits[f'fold{i}_val'] = folds[str(i)]
+    return splits
+
+
+BOX_DROP_KINDS = ('bad_object', 'unknown_class', 'degenerate_box')
+
+
+def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``['old=new', ...]`` -> ``{'old': 'new'}`` for merging or renaming classes."""
+    mapping = {}
+    for pair in pairs:
+        old, sep, new = pair.partition('=')
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f'class map entry {pair!r} is not of the form old=new')
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress: bool
+             ) -> list[tuple[VOCImage, Path]]:
+    """Parse every XML file and resolve its image; unusable files go to ``report``."""
+    parsed = []
+    iterator: Iterable[Path] = xml_files
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(xml_files, desc='parse VOC', unit='file')
+    seen: dict[str, Path] = {}
+    for xml_path in iterator:
+        try:
+            item = parse_voc_xml(xml_path)
+        except VOCError as err:
+            report.add('unreadable_xml', str(err))
+            continue
+        report.counts['boxes_in'] += len(item.objects) + len(item.bad_objects)
+        image_path = resolve_image(voc_dir, item)
+        if image_path is None:
+            report.add('missing_image', f'{xml_path.name}: <filename> {item.filename!r} not found')
+            report.counts['boxes_of_dropped_images'] += len(item.objects) + len(item.bad_objects)
+            continue
+        if xml_path.stem in seen:
+            report.add('duplicate_name', f'{xml_path}: id {xml_path.stem!r} also used by {seen[xml_path.stem]}; '
+                       f'second skipped')
+            report.counts['boxes_of_dropped_images'] += len(item.objects) + len(item.bad_objects)
+            continue
+        seen[xml_path.stem] = xml_path
+        if item.width <= 0 or item.height <= 0:
+            item.width, item.height = read_image_size(image_path)
+            report.add('size_from_image', xml_path.name)
+        parsed.append((item, image_path))
+    return parsed
+
+
 def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | None = None,
+                        class_map: dict[str, str] | None = None, unknown: str = 'drop',
                         difficult_as_crowd: bool = True, progress: bool = False
                         ) -> tuple[dict, dict[str, int], Report]:
     """Convert every annotation of ``voc_dir`` into one COCO dict.
 
-    Returns ``(coco, image_ids_by_stem, report)``. Category ids follow ``classes``
-    (1-based) or, when not given, the sorted class names found. Image
-    ``file_name`` is relative to ``voc_dir``. Images and boxes that cannot be
-    used are listed in ``report`` by problem kind; nothing is dropped silently.
+    Returns ``(coco, image_ids_by_stem, report)``. Names are first renamed by
+    ``class_map``; category ids follow ``classes`` (1-based) or, when not given,
+    the sorted class names found. A name outside ``classes`` is dropped and
+    counted (``unknown='drop'``) or raises :class:`VOCError` (``unknown='error'``).
+    Image ``file_name`` is relative to ``voc_dir``. Nothing is dropped silently:
+    ``boxes_in == boxes_out + boxes_of_dropped_images + len(problems[k])`` summed
+    over :data:`BOX_DROP_KINDS`.
     """
+    if unknown not in ('drop', 'error'):
+        raise ValueError(f"unknown must be 'drop' or 'error', got {unknown!r}")
     voc_dir = Path(voc_dir)
     if not voc_dir.is_dir():
         raise FileNotFoundError(f'{voc_dir}: no such folder (expected a Pascal-VOC dataset folder)')
@@ -240,63 +365,52 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
         raise VOCError(f'{voc_dir}: no .xml annotation files found (looked in Annotations/, '
                        f'annotations/ and beside the images)')
     report = Report()
-    parsed: list[tuple[VOCImage, Path]] = []
-    iterator: Iterable[Path] = xml_files
-    if progress:
-        from tqdm import tqdm
-        iterator = tqdm(xml_files, desc='parse VOC', unit='file')
-    for xml_path in iterator:
-        try:
-            item = parse_voc_xml(xml_path)
-        except VOCError as err:
-            report.add('unreadable_xml', str(err))
-            continue
-        image_path = resolve_image(voc_dir, item)
-        if image_path is None:
-            report.add('missing_image', f'{xml_path.name}: <filename> {item.filename!r} not found')
-            continue
-        if item.width <= 0 or item.height <= 0:
-            item.width, item.height = read_image_size(image_path)
-            report.add('size_from_image', xml_path.name)
-        parsed.append((item, image_path))
-
+    report.counts.update({'xml_files': len(xml_files), 'boxes_in': 0, 'boxes_of_dropped_images': 0})
+    parsed = _collect(voc_dir, xml_files, report, progress)
+    class_map = class_map or {}
+    for item, _ in parsed:
+        for obj in item.objects:
+            obj.name = class_map.get(obj.name, obj.name)
     found = sorted({o.name for item, _ in parsed for o in item.objects})
     class_list = list(classes) if classes else found
     if len(set(class_list)) != len(class_list):
         raise ValueError(f'duplicate class names in {class_list}')
     cat_ids = {name: i + 1 for i, name in enumerate(class_list)}
+    unknown_names = sorted(set(found) - set(cat_ids))
+    if unknown_names and unknown == 'error':
+        where = {n: next(i.xml_path.name for i, _ in parsed if any(o.name == n for o in i.objects))
+                 for n in unknown_names}
+        raise VOCError(f'{voc_dir}: classes {unknown_names} are not in the class list {class_list} '
+                       f'(first seen in {where}); add them, map them with --class-map old=new, '
+                       f'or drop them with --unknown drop')
     coco: dict = {'images': [], 'annotations': [],
                   'categories': [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]}
     ids_by_stem: dict[str, int] = {}
-    boxes_in = 0
     for item, image_path in parsed:
-        stem = item.xml_path.stem
-        if stem in ids_by_stem:
-            report.add('duplicate_name', f'{item.xml_path}: id {stem!r} used twice; second skipped')
-            continue
+        name = item.xml_path.name
         image_id = len(coco['images']) + 1
-        ids_by_stem[stem] = image_id
+        ids_by_stem[item.xml_path.stem] = image_id
         coco['images'].append({'id': image_id, 'file_name': image_path.relative_to(voc_dir).as_posix(),
                                'width': item.width, 'height': item.height})
+        for message in item.bad_objects:
+            report.add('bad_object', message)
         for obj in item.objects:
-            boxes_in += 1
             if obj.name not in cat_ids:
-                report.add('unknown_class', f'{item.xml_path.name}: {obj.name!r}')
+                report.add('unknown_class', f'{name}: {obj.name!r}')
                 continue
             box, clipped = voc_box_to_coco(obj.bbox, item.width, item.height)
             if box is None:
-                report.add('degenerate_box', f'{item.xml_path.name}: {obj.name} {list(obj.bbox)}')
+                report.add('degenerate_box', f'{name}: {obj.name} {list(obj.bbox)}')
                 continue
             if clipped:
-                report.add('clipped_box', f'{item.xml_path.name}: {obj.name} {list(obj.bbox)}')
+                report.add('clipped_box', f'{name}: {obj.name} {list(obj.bbox)}')
             coco['annotations'].append({
                 'id': len(coco['annotations']) + 1, 'image_id': image_id, 'category_id': cat_ids[obj.name],
                 'bbox': [round(v, 2) for v in box], 'area': round(box[2] * box[3], 2),
                 'iscrowd': int(obj.difficult and difficult_as_crowd)})
-        if not item.objects:
-            report.add('empty_image', item.xml_path.name)
-    report.counts.update({'xml_files': len(xml_files), 'images': len(coco['images']),
-                          'boxes_in': boxes_in, 'boxes_out': len(coco['annotations'])})
+        if not item.objects and not item.bad_objects:
+            report.add('empty_image', name)
+    report.counts.update({'images': len(coco['images']), 'boxes_out': len(coco['annotations'])})
     return coco, ids_by_stem, report
 
 
@@ -309,23 +423,31 @@ def subset(coco: dict, image_ids: Iterable[int]) -> dict:
 
 
 def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                      classes: Sequence[str] | None = None, split: Sequence[float] | None = None,
-                      seed: int = 0, link_images: bool = True, progress: bool = False) -> Report:
+                      classes: Sequence[str] | None = None, class_map: dict[str, str] | None = None,
+                      unknown: str = 'drop', split: Sequence[float] | None = None, kfold: int = 0,
+                      seed: int = 0, link_images: bool = True, plots: bool = False,
+                      progress: bool = False) -> Report:
     """Convert ``voc_dir`` and write ``out_dir/annotations/<split>.json`` plus ``report.json``.
 
     Splits come from ``ImageSets/Main`` when present, else from ``split``
-    fractions (train,val[,test]) shuffled with ``seed``. ``out_dir/images``
-    becomes a relative symlink to ``voc_dir`` so COCO ``file_name`` resolves.
+    fractions (train,val[,test]) or ``kfold`` folds, stratified by each image's
+    rarest class and shuffled with ``seed``. ``out_dir/images`` becomes a
+    relative symlink to ``voc_dir`` so COCO ``file_name`` resolves. Statistics per
+    split go to ``stats.json``; with ``plots`` also PNG charts to ``out_dir/plots``.
     """
     voc_dir, out_dir = Path(voc_dir), Path(out_dir)
-    coco, ids_by_stem, report = convert_voc_to_coco(voc_dir, classes, progress=progress)
+    coco, ids_by_stem, report = convert_voc_to_coco(voc_dir, classes, class_map, unknown, progress=progress)
     splits = read_split_files(voc_dir)
-    if split:
-        splits = random_splits(sorted(ids_by_stem), split, seed)
+    if split or kfold:
+        strata = image_strata(coco, ids_by_stem)
+        splits = random_splits(sorted(ids_by_stem), split, seed, strata) if split else {}
+        if kfold:
+            splits.update(kfold_splits(sorted(ids_by_stem), kfold, seed, strata))
     if not splits:
         raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
-                       f'(e.g. --split 0.8,0.1,0.1) to make a split')
+                       f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
     (out_dir / 'annotations').mkdir(parents=True, exist_ok=True)
+    parts = {}
     for name, stems in splits.items():
         missing = [s for s in stems if s not in ids_by_stem]
         for stem in missing:
@@ -333,6 +455,12 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
         part = subset(coco, (ids_by_stem[s] for s in stems if s in ids_by_stem))
         (out_dir / 'annotations' / f'{name}.json').write_text(json.dumps(part))
         report.counts[f'images_{name}'] = len(part['images'])
+        parts[name] = part
+    stats = {name: coco_statistics(part) for name, part in parts.items()}
+    (out_dir / 'stats.json').write_text(json.dumps(stats, indent=1))
+    if plots:
+        from custom.plots import plot_dataset  # matplotlib only when asked for
+        plot_dataset({n: p for n, p in parts.items() if n in SPLIT_NAMES} or parts, out_dir / 'plots')
     if link_images:
         link = out_dir / 'images'
         target = os.path.relpath(voc_dir.resolve(), out_dir.resolve())

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import SAMPLE, run_tool, shared_dataset, voc_xml, write_image
 
-from custom.voc import (VOCError, convert_voc_to_coco, parse_voc_xml, random_splits,
-                        voc_box_to_coco, write_coco_splits)
+from custom.voc import (BOX_DROP_KINDS, VOCError, convert_voc_to_coco, kfold_splits, parse_class_map,
+                        parse_voc_xml, random_splits, voc_box_to_coco, write_coco_splits)
 
 
 def make_voc(root: Path, items: dict[str, str], images: bool = True) -> Path:
@@ -43,20 +46,29 @@ def test_unreadable_xml_names_file_and_line(tmp_path):
         parse_voc_xml(path)
 
 
-def test_non_numeric_coordinate_names_file_and_value(tmp_path):
+def test_bad_coordinates_drop_only_that_box_with_file_and_value_named(tmp_path):
     path = tmp_path / 'bad.xml'
-    path.write_text(voc_xml(objects=[('cat', 'abc', 1, 5, 5)]))
-    with pytest.raises(VOCError, match=r"bad\.xml: <xmin> is not a number: 'abc'"):
-        parse_voc_xml(path)
+    path.write_text(voc_xml(objects=[('cat', 'abc', 1, 5, 5), ('cat', 1, 1, 'nan', 5), ('dog', 1, 1, 9, 9)]))
+    item = parse_voc_xml(path)
+    assert [o.name for o in item.objects] == ['dog']
+    assert item.bad_objects[0].endswith("bad.xml: <xmin> is not a number: 'abc'")
+    assert item.bad_objects[1].endswith("bad.xml: <xmax> is not a finite number: 'nan'")
 
 
 def test_missing_coordinate_and_missing_bndbox(tmp_path):
     path = tmp_path / 'nobox.xml'
-    path.write_text('<annotation><object><name>cat</name></object></annotation>')
-    with pytest.raises(VOCError, match=r"nobox\.xml: <object> 'cat' has no <bndbox>"):
-        parse_voc_xml(path)
-    path.write_text('<annotation><object><name>cat</name><bndbox><xmin>1</xmin></bndbox></object></annotation>')
-    with pytest.raises(VOCError, match=r'nobox\.xml: missing <ymin>'):
+    path.write_text('<annotation><object><name>cat</name></object>'
+                    '<object><name>cat</name><bndbox><xmin>1</xmin></bndbox></object></annotation>')
+    item = parse_voc_xml(path)
+    assert item.objects == []
+    assert item.bad_objects[0].endswith("nobox.xml: <object> 'cat' has no <bndbox>")
+    assert item.bad_objects[1].endswith('nobox.xml: missing <ymin>')
+
+
+def test_wrong_root_element_is_a_file_error(tmp_path):
+    path = tmp_path / 'svg.xml'
+    path.write_text('<svg></svg>')
+    with pytest.raises(VOCError, match=r'svg\.xml: root element is <svg>, expected <annotation>'):
         parse_voc_xml(path)
 
 
@@ -80,7 +92,7 @@ def test_filename_cannot_escape_the_dataset_folder(tmp_path):
 
 def test_every_problem_is_reported_and_counts_balance(tmp_path):
     root = make_voc(tmp_path / 'voc', {
-        'ok': voc_xml('ok.jpg', objects=[('cat', 1, 1, 50, 40), ('dog', 2, 2, 10, 10, 1)]),
+        'ok': voc_xml('ok.jpg', objects=[('cat', 1, 1, 50, 40), ('dog', 2, 2, 10, 10, 1), ('cat', 'x', 1, 2, 3)]),
         'click': voc_xml('click.jpg', objects=[('cat', 5, 5, 5, 5)]),
         'edge': voc_xml('edge.jpg', objects=[('cat', 0, 0, 120, 40)]),
         'empty': voc_xml('empty.jpg'),
@@ -90,11 +102,36 @@ def test_every_problem_is_reported_and_counts_balance(tmp_path):
     coco, _, report = convert_voc_to_coco(root, classes=['cat'])
     kinds = {k: len(v) for k, v in report.problems.items()}
     assert kinds == {'unreadable_xml': 1, 'missing_image': 1, 'degenerate_box': 1, 'clipped_box': 1,
-                     'unknown_class': 1, 'empty_image': 1}
+                     'unknown_class': 1, 'empty_image': 1, 'bad_object': 1}
     assert report.problems['unknown_class'] == ["ok.xml: 'dog'"]
-    dropped = kinds['degenerate_box'] + kinds['unknown_class']
-    assert report.counts['boxes_in'] == report.counts['boxes_out'] + dropped == 4
-    assert report.counts['images'] + kinds['missing_image'] + kinds['unreadable_xml'] == 6
+    counts = report.counts
+    dropped = sum(kinds.get(k, 0) for k in BOX_DROP_KINDS) + counts['boxes_of_dropped_images']
+    assert counts['boxes_in'] == counts['boxes_out'] + dropped == 6
+    assert counts['images'] + kinds['missing_image'] + kinds['unreadable_xml'] == counts['xml_files'] == 6
+
+
+def test_duplicate_ids_keep_the_first_and_count_the_second(tmp_path):
+    root = tmp_path / 'roboflow'  # XML beside the images, in two folders with the same stem
+    for folder, x2 in (('train', 5), ('valid', 6)):
+        write_image(root / folder / 'a.jpg')
+        (root / folder / 'a.xml').write_text(voc_xml('a.jpg', objects=[('cat', 1, 1, x2, x2)]))
+    coco, _, report = convert_voc_to_coco(root)
+    assert [im['file_name'] for im in coco['images']] == ['train/a.jpg']
+    assert report.counts['boxes_of_dropped_images'] == 1
+    assert "id 'a' also used by" in report.problems['duplicate_name'][0]
+
+
+def test_class_map_merges_and_unknown_policy(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', objects=[('kitty', 1, 1, 5, 5), ('dog', 1, 1, 9, 9)])})
+    coco, _, report = convert_voc_to_coco(root, classes=['cat'], class_map={'kitty': 'cat'})
+    assert [a['category_id'] for a in coco['annotations']] == [1]
+    assert report.problems['unknown_class'] == ["a.xml: 'dog'"]
+    with pytest.raises(VOCError, match=r"classes \['dog'\] are not in the class list \['cat'\] "
+                                       r"\(first seen in \{'dog': 'a.xml'\}\); add them, map them"):
+        convert_voc_to_coco(root, classes=['cat'], class_map={'kitty': 'cat'}, unknown='error')
+    assert parse_class_map(['a=b', ' c = d ']) == {'a': 'b', 'c': 'd'}
+    with pytest.raises(ValueError, match="class map entry 'ab' is not of the form old=new"):
+        parse_class_map(['ab'])
 
 
 def test_difficult_becomes_iscrowd(tmp_path):
@@ -202,3 +239,74 @@ def test_cli_strict_fails_on_problems(tmp_path):
                       '--split', '1,0', '--strict')
     assert result.returncode == 1
     assert 'PROBLEM degenerate_box (1): a.xml' in result.stdout
+
+
+def test_stratified_split_puts_a_rare_class_in_every_split():
+    ids = [f'im{i:03d}' for i in range(100)]
+    strata = {i: ('rare' if n % 10 == 0 else 'common') for n, i in enumerate(ids)}  # 10 rare images
+    splits = random_splits(ids, [0.8, 0.1, 0.1], seed=1, strata=strata)
+    rare = {name: sum(strata[i] == 'rare' for i in splits[name]) for name in ('train', 'val', 'test')}
+    assert rare == {'train': 8, 'val': 1, 'test': 1}
+    assert [len(splits[n]) for n in ('train', 'val', 'test')] == [80, 10, 10]
+
+
+def test_kfold_each_image_in_exactly_one_val_fold():
+    ids = [f'im{i}' for i in range(23)]
+    folds = kfold_splits(ids, 5, seed=0)
+    vals = [x for i in range(5) for x in folds[f'fold{i}_val']]
+    assert sorted(vals) == sorted(ids)
+    for i in range(5):
+        assert not set(folds[f'fold{i}_val']) & set(folds[f'fold{i}_train'])
+        assert len(folds[f'fold{i}_val']) in (4, 5)
+    with pytest.raises(ValueError, match='--kfold needs 2 <= K <= number of images'):
+        kfold_splits(ids, 1, seed=0)
+
+
+def test_real_face_mask_rare_class_is_in_every_split_in_proportion(tmp_path):
+    face = shared_dataset('face-mask')
+    write_coco_splits(face, tmp_path / 'fm', split=[0.7, 0.15, 0.15], seed=0, kfold=3)
+    stats = json.loads((tmp_path / 'fm/stats.json').read_text())
+    rare = {s: stats[s]['boxes_per_class']['mask_weared_incorrect'] / stats[s]['boxes'] for s in ('train', 'val', 'test')}
+    total = sum(stats[s]['boxes_per_class']['mask_weared_incorrect'] for s in ('train', 'val', 'test'))
+    assert total > 50 and all(0.01 < share < 0.08 for share in rare.values()), rare
+    assert {f'fold{i}_{p}' for i in range(3) for p in ('train', 'val')} <= set(stats)
+
+
+def test_statistics_and_plots_of_the_sample(tmp_path):
+    from PIL import Image
+    write_coco_splits(SAMPLE, tmp_path / 'out', plots=True)
+    stats = json.loads((tmp_path / 'out/stats.json').read_text())
+    train = stats['train']
+    assert train['images'] == 32 and train['boxes'] == sum(train['boxes_per_class'].values())
+    assert set(train['boxes_per_class']) == {'Platelets', 'RBC', 'WBC'}
+    assert train['objects_per_image']['min'] <= train['objects_per_image']['median'] <= train['objects_per_image']['max']
+    assert sum(train['size_bucket'].values()) == train['boxes']
+    for name in ('class_counts.png', 'box_geometry.png'):
+        with Image.open(tmp_path / 'out/plots' / name) as img:
+            assert img.width > 300 and img.height > 200
+
+
+_xml_text = st.text(alphabet=st.characters(blacklist_categories=('Cs',)), max_size=40)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=_xml_text, name=_xml_text, coord=_xml_text, width=st.sampled_from(['inf', '-1', 'nan', '1e400', 'x', '']) | _xml_text,
+       cut=st.integers(0, 400))
+def test_malformed_xml_never_escapes_as_anything_but_a_clean_error(tmp_path, prefix, name, coord, width, cut):
+    from xml.sax.saxutils import escape
+    doc = voc_xml(objects=[('cat', 1, 1, 5, 5)])
+    doc = doc.replace('<xmin>1</xmin>', f'<xmin>{escape(coord)}</xmin>').replace('cat', escape(name), 1)
+    doc = doc.replace('<width>100</width>', f'<width>{escape(width)}</width>')
+    doc = (prefix + doc)[:cut] if cut else prefix + doc
+    path = tmp_path / 'fuzz.xml'
+    path.write_text(doc, encoding='utf-8', errors='surrogatepass')
+    try:
+        item = parse_voc_xml(path)
+    except VOCError as err:
+        assert str(err).startswith(str(path))
+        return
+    for message in item.bad_objects:
+        assert message.startswith(str(path))
+    for obj in item.objects:
+        assert all(math.isfinite(v) for v in obj.bbox)
+    assert item.width >= 0 and item.height >= 0

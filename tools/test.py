@@ -23,6 +23,8 @@ def parse_args(argv=None):
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--show-dir', help='save images with ground truth (left) and predictions '
                         '(right) to WORK_DIR/<timestamp>/SHOW_DIR')
+    parser.add_argument('--show-score-thr', type=float, default=0.3,
+                        help='draw predicted boxes scoring at least this (default 0.3)')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each shown image stays')
     add_common_args(parser)
     return parser.parse_args(argv)
@@ -40,6 +42,7 @@ def main(argv=None):
     cfg.test_evaluator.classwise = True
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+        cfg.default_hooks.visualization.score_thr = args.show_score_thr
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
