@@ -1,10 +1,9 @@
 """Dataset statistics for EDA from a COCO dict: class counts, objects per image, box geometry.
 
-Pure Python (no numpy/matplotlib): cheap enough to run on every conversion.
+Pure Python, light imports (no numpy/matplotlib): cheap enough to run on every conversion.
 """
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from typing import Sequence
 
@@ -19,7 +18,7 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
     return {'min': ordered[0], 'p5': pct(5), 'p25': pct(25), 'median': pct(50), 'p75': pct(75),
-            'p95': pct(95), 'max': ordered[-1], 'mean': round(statistics.fmean(ordered), 3)}
+            'p95': pct(95), 'max': ordered[-1], 'mean': round(sum(ordered) / len(ordered), 3)}
 
 
 def coco_statistics(coco: dict) -> dict:

@@ -22,7 +22,6 @@ import math
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -33,39 +32,42 @@ from custom.stats import coco_statistics
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.JPG', '.JPEG', '.PNG', '.BMP')
 MAX_XML_BYTES = 5 * 1024 * 1024  # a VOC file with 10k boxes is ~2 MB; larger is not an annotation
 SPLIT_NAMES = ('train', 'val', 'test')
+PROGRESS_MIN_FILES = 2000  # below this a conversion takes about a second: no progress bar
 
 
 class VOCError(ValueError):
     """A VOC annotation that cannot be converted; the message names the file."""
 
 
-@dataclass
 class VOCObject:
     """One ``<object>``: class name, VOC box (1-based, inclusive) and flags."""
 
-    name: str
-    bbox: tuple[float, float, float, float]
-    difficult: bool = False
+    __slots__ = ('name', 'bbox', 'difficult')  # plain classes: dataclasses would cost import time
+
+    def __init__(self, name: str, bbox: tuple[float, float, float, float], difficult: bool = False) -> None:
+        self.name, self.bbox, self.difficult = name, bbox, difficult
+
+    def __repr__(self) -> str:
+        return f'VOCObject({self.name!r}, {self.bbox}, difficult={self.difficult})'
 
 
-@dataclass
 class VOCImage:
-    """One annotation file: the image it describes and its objects."""
+    """One annotation file: the image it describes, its objects and the objects it could not use."""
 
-    xml_path: Path
-    filename: str
-    width: int
-    height: int
-    objects: list[VOCObject] = field(default_factory=list)
-    bad_objects: list[str] = field(default_factory=list)  # one message per unusable <object>
+    __slots__ = ('xml_path', 'filename', 'width', 'height', 'objects', 'bad_objects')
+
+    def __init__(self, xml_path: Path, filename: str, width: int, height: int) -> None:
+        self.xml_path, self.filename, self.width, self.height = xml_path, filename, width, height
+        self.objects: list[VOCObject] = []
+        self.bad_objects: list[str] = []  # one message per unusable <object>
 
 
-@dataclass
 class Report:
-    """Problems found while converting, by kind, each with the files concerned."""
+    """Problems found while converting, by kind, each with the files concerned; and counts."""
 
-    problems: dict[str, list[str]] = field(default_factory=dict)
-    counts: Counter = field(default_factory=Counter)
+    def __init__(self) -> None:
+        self.problems: dict[str, list[str]] = {}
+        self.counts: Counter = Counter()
 
     def add(self, kind: str, detail: str) -> None:
         self.problems.setdefault(kind, []).append(detail)
@@ -82,47 +84,58 @@ class Report:
         return '\n'.join(lines)
 
 
+_PARSER: list[etree.XMLParser] = []
+
+
 def _parser() -> etree.XMLParser:
-    # No entity expansion, no DTD, no network: a hostile file cannot read files or hang.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True)
+    """The hardened parser, made once per process (making one per file doubles the parse time).
+
+    No entity expansion, no DTD, no network: a hostile file cannot read files or hang.
+    """
+    if not _PARSER:
+        _PARSER.append(etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                       dtd_validation=False, huge_tree=False, remove_comments=True))
+    return _PARSER[0]
 
 
-def _text(node: etree._Element, path: str, xml_path: Path) -> str:
-    found = node.find(path)
-    if found is None or found.text is None or not found.text.strip():
-        raise VOCError(f'{xml_path}: missing <{path}>')
-    return found.text.strip()
-
-
-def _number(node: etree._Element, path: str, xml_path: Path) -> float:
-    raw = _text(node, path, xml_path)
+def _coordinate(raw: str | None, key: str, xml_path: Path) -> float:
+    if raw is None or not raw.strip():
+        raise VOCError(f'{xml_path}: missing <{key}>')
     try:
         value = float(raw)
     except ValueError:
-        raise VOCError(f'{xml_path}: <{path}> is not a number: {raw!r}') from None
+        raise VOCError(f'{xml_path}: <{key}> is not a number: {raw.strip()!r}') from None
     if not math.isfinite(value):
-        raise VOCError(f'{xml_path}: <{path}> is not a finite number: {raw!r}')
+        raise VOCError(f'{xml_path}: <{key}> is not a finite number: {raw.strip()!r}')
     return value
 
 
-def _size(root: etree._Element, key: str) -> int:
+def _size(size: etree._Element | None, key: str) -> int:
     """``<size><width>`` or ``<height>`` as a positive int; 0 when missing or unusable (read from the image)."""
-    raw = (root.findtext(f'size/{key}') or '').strip()
+    node = size.find(key) if size is not None else None
     try:
-        value = float(raw)
+        value = float(node.text) if node is not None and node.text else 0.0
     except ValueError:
         return 0
     return int(value) if math.isfinite(value) and value >= 1 else 0
 
 
+_BOX_KEYS = ('xmin', 'ymin', 'xmax', 'ymax')
+
+
 def _parse_object(obj: etree._Element, xml_path: Path) -> VOCObject:
-    name = _text(obj, 'name', xml_path)
-    box = obj.find('bndbox')
+    fields = {child.tag: child for child in obj}  # one pass over the children: this is the hot loop
+    name_node = fields.get('name')
+    name = (name_node.text or '').strip() if name_node is not None else ''
+    if not name:
+        raise VOCError(f'{xml_path}: missing <name>')
+    box = fields.get('bndbox')
     if box is None:
         raise VOCError(f'{xml_path}: <object> {name!r} has no <bndbox>')
-    bbox = tuple(_number(box, k, xml_path) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
-    difficult = (obj.findtext('difficult') or '0').strip() in ('1', 'true', 'True')
+    coords = {child.tag: child.text for child in box}
+    bbox = tuple(_coordinate(coords.get(k), k, xml_path) for k in _BOX_KEYS)
+    difficult_node = fields.get('difficult')
+    difficult = difficult_node is not None and (difficult_node.text or '').strip() in ('1', 'true', 'True')
     return VOCObject(name, bbox, difficult)  # type: ignore[arg-type]
 
 
@@ -146,7 +159,8 @@ def parse_voc_xml(xml_path: str | os.PathLike) -> VOCImage:
         raise VOCError(f'{xml_path}: root element is <{root.tag}>, expected <annotation>')
     filename_node = root.find('filename')
     filename = (filename_node.text or '').strip() if filename_node is not None else ''
-    width, height = (_size(root, key) for key in ('width', 'height'))
+    size = root.find('size')
+    width, height = _size(size, 'width'), _size(size, 'height')
     item = VOCImage(xml_path, filename, width, height)
     for obj in root.iterfind('object'):
         try:
@@ -174,14 +188,6 @@ def voc_box_to_coco(bbox: Sequence[float], width: int, height: int
     return [cx1, cy1, cx2 - cx1, cy2 - cy1], clipped
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def find_annotation_files(voc_dir: Path) -> list[Path]:
     """XML files of a VOC folder: ``Annotations/``, ``annotations/`` or beside the images."""
     for sub in ('Annotations', 'annotations'):
@@ -190,21 +196,44 @@ def find_annotation_files(voc_dir: Path) -> list[Path]:
     return sorted(p for p in voc_dir.rglob('*.xml') if p.is_file())
 
 
-def resolve_image(voc_dir: Path, item: VOCImage) -> Path | None:
+def _real_dir(folder: str, cache: dict[str, str]) -> str:
+    if folder not in cache:
+        cache[folder] = os.path.realpath(folder)
+    return cache[folder]
+
+
+def resolve_image(voc_dir: Path, item: VOCImage, cache: dict[str, str] | None = None) -> Path | None:
+    """:func:`find_image` as a :class:`~pathlib.Path`."""
+    found = find_image(str(voc_dir), item, {} if cache is None else cache)
+    return Path(found) if found else None
+
+
+def find_image(root: str, item: VOCImage, cache: dict[str, str]) -> str | None:
     """Find the image of ``item`` inside ``voc_dir``; ``None`` if there is none.
 
     Looks for ``<filename>`` in the usual image folders and beside the XML, then
-    for the XML's stem with any image extension. Never resolves outside ``voc_dir``.
+    for the XML's stem with any image extension. Never resolves outside ``voc_dir``:
+    absolute names and ``..`` are refused, and the real path (symlinks followed)
+    must lie inside ``voc_dir``. ``cache`` keeps real paths of folders between calls.
     """
-    folders = [voc_dir / 'JPEGImages', voc_dir / 'images', item.xml_path.parent, voc_dir]
+    inside = _real_dir(root, cache) + os.sep
+    folders = [f for f in (os.path.join(root, 'JPEGImages'), os.path.join(root, 'images'))
+               if os.path.isdir(f)] + [os.path.dirname(item.xml_path), root]
     names = []
-    if item.filename and not os.path.isabs(item.filename) and '..' not in Path(item.filename).parts:
-        names.append(item.filename)
-    names += [item.xml_path.stem + ext for ext in IMAGE_EXTENSIONS]
+    filename = item.filename
+    if filename and not os.path.isabs(filename) and '..' not in filename.replace('\\', '/').split('/'):
+        names.append(filename)
+    stem = os.path.splitext(os.path.basename(item.xml_path))[0]
+    names += [stem + ext for ext in IMAGE_EXTENSIONS]
     for name in names:
         for folder in folders:
-            candidate = folder / name
-            if candidate.is_file() and _inside(candidate, voc_dir):
+            candidate = os.path.join(folder, name)
+            if not os.path.isfile(candidate):
+                continue
+            head, tail = os.path.split(candidate)
+            real = os.path.realpath(candidate) if os.path.islink(candidate) else \
+                os.path.join(_real_dir(head, cache), tail)
+            if real.startswith(inside):
                 return candidate
     return None
 
@@ -308,14 +337,16 @@ def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress: bool
-             ) -> list[tuple[VOCImage, Path]]:
+             ) -> list[tuple[VOCImage, str]]:
     """Parse every XML file and resolve its image; unusable files go to ``report``."""
     parsed = []
     iterator: Iterable[Path] = xml_files
-    if progress:
-        from tqdm import tqdm
+    if progress and len(xml_files) >= PROGRESS_MIN_FILES:
+        from tqdm import tqdm  # imported only for long runs: it costs more than parsing 500 files
         iterator = tqdm(xml_files, desc='parse VOC', unit='file')
     seen: dict[str, Path] = {}
+    real_dirs: dict[str, str] = {}
+    root = str(voc_dir)
     for xml_path in iterator:
         try:
             item = parse_voc_xml(xml_path)
@@ -323,7 +354,7 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
             report.add('unreadable_xml', str(err))
             continue
         report.counts['boxes_in'] += len(item.objects) + len(item.bad_objects)
-        image_path = resolve_image(voc_dir, item)
+        image_path = find_image(root, item, real_dirs)
         if image_path is None:
             report.add('missing_image', f'{xml_path.name}: <filename> {item.filename!r} not found')
             report.counts['boxes_of_dropped_images'] += len(item.objects) + len(item.bad_objects)
@@ -335,7 +366,7 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
             continue
         seen[xml_path.stem] = xml_path
         if item.width <= 0 or item.height <= 0:
-            item.width, item.height = read_image_size(image_path)
+            item.width, item.height = read_image_size(Path(image_path))
             report.add('size_from_image', xml_path.name)
         parsed.append((item, image_path))
     return parsed
@@ -386,11 +417,15 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
     coco: dict = {'images': [], 'annotations': [],
                   'categories': [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]}
     ids_by_stem: dict[str, int] = {}
+    root = str(voc_dir)
     for item, image_path in parsed:
         name = item.xml_path.name
         image_id = len(coco['images']) + 1
         ids_by_stem[item.xml_path.stem] = image_id
-        coco['images'].append({'id': image_id, 'file_name': image_path.relative_to(voc_dir).as_posix(),
+        prefix = root + os.sep
+        file_name = (image_path[len(prefix):] if image_path.startswith(prefix)
+                     else os.path.relpath(image_path, root)).replace(os.sep, '/')
+        coco['images'].append({'id': image_id, 'file_name': file_name,
                                'width': item.width, 'height': item.height})
         for message in item.bad_objects:
             report.add('bad_object', message)
@@ -453,7 +488,7 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
         for stem in missing:
             report.add('split_id_without_image', f'{name}.txt: {stem}')
         part = subset(coco, (ids_by_stem[s] for s in stems if s in ids_by_stem))
-        (out_dir / 'annotations' / f'{name}.json').write_text(json.dumps(part))
+        (out_dir / 'annotations' / f'{name}.json').write_text(json.dumps(part, separators=(',', ':')))
         report.counts[f'images_{name}'] = len(part['images'])
         parts[name] = part
     stats = {name: coco_statistics(part) for name, part in parts.items()}

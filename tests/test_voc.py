@@ -310,3 +310,12 @@ def test_malformed_xml_never_escapes_as_anything_but_a_clean_error(tmp_path, pre
     for obj in item.objects:
         assert all(math.isfinite(v) for v in obj.bbox)
     assert item.width >= 0 and item.height >= 0
+
+
+def test_file_names_are_relative_to_the_folder_given_as_dot(tmp_path, monkeypatch):
+    root = tmp_path / 'flat'
+    write_image(root / 'shots' / 'a.png')
+    (root / 'shots' / 'a.xml').write_text(voc_xml('a.png', objects=[('cat', 1, 1, 5, 5)]))
+    monkeypatch.chdir(root)
+    coco, _, _ = convert_voc_to_coco('.')
+    assert [im['file_name'] for im in coco['images']] == ['shots/a.png']
