@@ -7,9 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 # The README's main job: the shipped BCCD sample, converted, trained, evaluated, drawn.
-DEMO_CONFIG := configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py
+DEMO_CONFIG := configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py
 DEMO_DIR := work_dirs/demo
-DEMO_EPOCHS ?= 40
 
 .PHONY: install demo test test-fast benchmark clean
 
@@ -29,9 +28,8 @@ $(STAMP): requirements.txt requirements/torch.txt requirements/mminstall.txt req
 
 demo: install
 	$(PY) tools/dataset_converters/voc2coco.py datasets/bccd_sample --out-dir data/bccd_sample
-	BCCD_ROOT=data/bccd_sample/ $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR) \
-		--cfg-options train_cfg.max_epochs=$(DEMO_EPOCHS) train_cfg.val_interval=$(DEMO_EPOCHS)
-	BCCD_ROOT=data/bccd_sample/ $(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/epoch_$(DEMO_EPOCHS).pth \
+	BCCD_ROOT=data/bccd_sample/ $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	BCCD_ROOT=data/bccd_sample/ $(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/epoch_40.pth \
 		--work-dir $(DEMO_DIR) --show-dir show
 	@echo "Metrics: $(DEMO_DIR)/metrics_test.json   Pictures (ground truth | prediction): $(DEMO_DIR)/*/show/"
 

@@ -46,3 +46,18 @@ def test_checker_names_each_inconsistency():
     assert 'model.bbox_head.num_classes is 80 but the dataset has 3 classes: set model.bbox_head.num_classes=3' in message
     assert 'val_dataloader.dataset has no metainfo.classes' in message
     assert "test_evaluator.ann_file is 'data/other/test.json'" in message
+
+
+def test_converter_output_loads_through_the_config_dataset(tmp_path, monkeypatch):
+    from mmdet.registry import DATASETS
+
+    from conftest import SAMPLE
+    from custom.voc import write_coco_splits
+    write_coco_splits(SAMPLE, tmp_path / 'bccd')
+    monkeypatch.setenv('BCCD_ROOT', f'{tmp_path}/bccd/')
+    register_all_modules()
+    cfg = Config.fromfile(str(REPO / 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb8-50e_bccd.py'))
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == 12 and dataset.metainfo['classes'] == ('Platelets', 'RBC', 'WBC')
+    sample = dataset[0]['data_samples']
+    assert sample.gt_instances.bboxes.shape[0] > 0 and sample.gt_instances.labels.max() <= 2

@@ -319,3 +319,23 @@ def test_file_names_are_relative_to_the_folder_given_as_dot(tmp_path, monkeypatc
     monkeypatch.chdir(root)
     coco, _, _ = convert_voc_to_coco('.')
     assert [im['file_name'] for im in coco['images']] == ['shots/a.png']
+
+
+def test_billion_laughs_is_not_expanded(tmp_path):
+    lol = '<!ENTITY a0 "lol">' + ''.join(f'<!ENTITY a{i} "{("&a%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+    path = tmp_path / 'laughs.xml'
+    path.write_text(f'<?xml version="1.0"?><!DOCTYPE annotation [{lol}]>'
+                    '<annotation><filename>&a9;</filename></annotation>')
+    try:
+        item = parse_voc_xml(path)
+    except VOCError as err:  # refusing is fine too, as long as it is a clean, named error
+        assert str(err).startswith(str(path))
+    else:
+        assert len(item.filename) < 1000  # 10**9 'lol's were never built
+
+
+def test_oversized_file_is_refused_by_name(tmp_path):
+    path = tmp_path / 'huge.xml'
+    path.write_text('<annotation>' + ' ' * (6 * 1024 * 1024) + '</annotation>')
+    with pytest.raises(VOCError, match=r'huge\.xml: \d+ bytes is too large for a VOC annotation'):
+        parse_voc_xml(path)
