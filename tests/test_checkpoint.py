@@ -49,7 +49,8 @@ class _Evil:
 def test_untrusted_pickle_is_refused_with_the_file_named(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'payload': _Evil()}, path)
-    with pytest.raises(pickle.UnpicklingError, match=r'(?s)evil\.pth: refused to unpickle .*posix\.system.*SAFE_GLOBALS'):
+    pattern = r'(?s)evil\.pth: refused to unpickle .*posix\.system.*SAFE_GLOBALS'
+    with pytest.raises(pickle.UnpicklingError, match=pattern):
         load_local_checkpoint(str(path))
 
 
@@ -69,5 +70,6 @@ class _Sneaky:
 def test_getattr_is_limited_to_history_buffer_methods(tmp_path):
     path = tmp_path / 'sneaky.pth'
     torch.save({'x': _Sneaky()}, path)
-    with pytest.raises(pickle.UnpicklingError, match=r"(?s)sneaky\.pth: refused.*getattr\(.*HistoryBuffer'>, '__init__'\) is not allowed"):
+    pattern = r"(?s)sneaky\.pth: refused.*getattr\(.*HistoryBuffer'>, '__init__'\) is not allowed"
+    with pytest.raises(pickle.UnpicklingError, match=pattern):
         load_local_checkpoint(str(path))

@@ -43,7 +43,8 @@ def test_checker_names_each_inconsistency():
     with pytest.raises(ConfigError) as err:
         assert_config_consistent(cfg, 'my.py')
     message = str(err.value)
-    assert 'model.bbox_head.num_classes is 80 but the dataset has 3 classes: set model.bbox_head.num_classes=3' in message
+    assert ('model.bbox_head.num_classes is 80 but the dataset has 3 classes: '
+            'set model.bbox_head.num_classes=3') in message
     assert 'val_dataloader.dataset has no metainfo.classes' in message
     assert "test_evaluator.ann_file is 'data/other/test.json'" in message
 

@@ -266,7 +266,8 @@ def test_real_face_mask_rare_class_is_in_every_split_in_proportion(tmp_path):
     face = shared_dataset('face-mask')
     write_coco_splits(face, tmp_path / 'fm', split=[0.7, 0.15, 0.15], seed=0, kfold=3)
     stats = json.loads((tmp_path / 'fm/stats.json').read_text())
-    rare = {s: stats[s]['boxes_per_class']['mask_weared_incorrect'] / stats[s]['boxes'] for s in ('train', 'val', 'test')}
+    splits = ('train', 'val', 'test')
+    rare = {s: stats[s]['boxes_per_class']['mask_weared_incorrect'] / stats[s]['boxes'] for s in splits}
     total = sum(stats[s]['boxes_per_class']['mask_weared_incorrect'] for s in ('train', 'val', 'test'))
     assert total > 50 and all(0.01 < share < 0.08 for share in rare.values()), rare
     assert {f'fold{i}_{p}' for i in range(3) for p in ('train', 'val')} <= set(stats)
@@ -279,7 +280,8 @@ def test_statistics_and_plots_of_the_sample(tmp_path):
     train = stats['train']
     assert train['images'] == 32 and train['boxes'] == sum(train['boxes_per_class'].values())
     assert set(train['boxes_per_class']) == {'Platelets', 'RBC', 'WBC'}
-    assert train['objects_per_image']['min'] <= train['objects_per_image']['median'] <= train['objects_per_image']['max']
+    per_image = train['objects_per_image']
+    assert per_image['min'] <= per_image['median'] <= per_image['max']
     assert sum(train['size_bucket'].values()) == train['boxes']
     for name in ('class_counts.png', 'box_geometry.png'):
         with Image.open(tmp_path / 'out/plots' / name) as img:
@@ -290,8 +292,8 @@ _xml_text = st.text(alphabet=st.characters(blacklist_categories=('Cs',)), max_si
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=_xml_text, name=_xml_text, coord=_xml_text, width=st.sampled_from(['inf', '-1', 'nan', '1e400', 'x', '']) | _xml_text,
-       cut=st.integers(0, 400))
+@given(prefix=_xml_text, name=_xml_text, coord=_xml_text,
+       width=st.sampled_from(['inf', '-1', 'nan', '1e400', 'x', '']) | _xml_text, cut=st.integers(0, 400))
 def test_malformed_xml_never_escapes_as_anything_but_a_clean_error(tmp_path, prefix, name, coord, width, cut):
     from xml.sax.saxutils import escape
     doc = voc_xml(objects=[('cat', 1, 1, 5, 5)])

@@ -15,17 +15,26 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'
+DEFAULT_CONFIG = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb8-50e_bccd.py'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default=DEFAULT_CONFIG)
-    parser.add_argument('--epochs', type=int, default=30, help='training budget in epochs')
+    parser.add_argument('--epochs', type=int, default=50, help='training budget in epochs')
     parser.add_argument('--voc-dir', default=str(REPO.parent / 'shared' / 'datasets' / 'bccd'),
                         help='the full BCCD in VOC layout (Annotations/, JPEGImages/, ImageSets/Main/)')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_bccd')
     return parser.parse_args(argv)
+
+
+def train_ann_key(config: str) -> str:
+    """The --cfg-options key of the training annotation file, through dataset wrappers."""
+    from mmengine.config import Config
+    dataset, key = Config.fromfile(str(REPO / config)).train_dataloader.dataset, 'train_dataloader.dataset'
+    while 'dataset' in dataset:
+        dataset, key = dataset.dataset, key + '.dataset'
+    return key + '.ann_file'
 
 
 def run(cmd, env):
@@ -44,7 +53,7 @@ def main(argv=None):
     start = time.perf_counter()
     run(['tools/train.py', args.config, '--work-dir', str(work), '--cfg-options',
          f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs + 1}',
-         'train_dataloader.dataset.dataset.ann_file=annotations/trainval.json',
+         f'{train_ann_key(args.config)}=annotations/trainval.json',
          'default_hooks.checkpoint.save_best=None', 'randomness.seed=0'], env)
     train_s = time.perf_counter() - start
     run(['tools/test.py', args.config, str(work / f'epoch_{args.epochs}.pth'), '--work-dir', str(work)], env)

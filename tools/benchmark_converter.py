@@ -27,7 +27,8 @@ PARSE_ONLY = ('import sys\nfrom pathlib import Path\nfrom lxml import etree\n'
               'for f in files:\n'
               '    for o in etree.parse(str(f)).getroot().iterfind("object"):\n'
               '        b = o.find("bndbox")\n'
-              '        boxes.append((o.findtext("name"), *(float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))))\n'
+              '        coords = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))\n'
+              '        boxes.append((o.findtext("name"), *coords))\n'
               'print(len(files), len(boxes))\n')
 
 
