@@ -146,7 +146,67 @@ def test_size_missing_from_xml_is_read_from_the_image(tmp_path):
     root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', width=0, height=0, objects=[('c', 1, 1, 5, 5)])})
     coco, _, report = convert_voc_to_coco(root)
     assert (coco['images'][0]['width'], coco['images'][0]['height']) == (100, 80)
-    assert report.problems['size_from_image'] == ['a.xml']
+    assert report.problems['size_from_image'] == ['a.xml: no usable <size>, image is 100x80']
+
+
+def test_size_that_disagrees_with_the_image_is_reported_and_the_image_wins(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', width=200, height=160, objects=[('c', 1, 1, 150, 5)]),
+                                       'b': voc_xml('b.jpg', width=80, height=100, objects=[('c', 1, 1, 5, 5)])})
+    coco, _, report = convert_voc_to_coco(root)
+    assert [(im['width'], im['height']) for im in coco['images']] == [(100, 80), (100, 80)]
+    assert report.problems['size_mismatch'] == [
+        'a.xml: <size> says 200x160, the image is 100x80; boxes are clipped to the image',
+        'b.xml: <size> says 80x100, the image is 100x80 (rotated by EXIF orientation?); boxes are clipped '
+        'to the image']
+    assert coco['annotations'][0]['bbox'] == [0, 0, 100, 5]
+    assert report.problems['clipped_box'] == ['a.xml: c [1.0, 1.0, 150.0, 5.0]']
+
+
+def test_unreadable_image_drops_the_image_and_counts_its_boxes(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml('a.jpg', objects=[('c', 1, 1, 5, 5)] * 2),
+                                       'b': voc_xml('b.jpg', objects=[('c', 1, 1, 5, 5)])})
+    (root / 'JPEGImages' / 'a.jpg').write_bytes(b'<html>not an image</html>')
+    coco, _, report = convert_voc_to_coco(root)
+    assert [im['file_name'] for im in coco['images']] == ['JPEGImages/b.jpg']
+    assert report.problems['unreadable_image'] == [
+        f"a.xml: {root / 'JPEGImages' / 'a.jpg'}: not a JPEG, PNG or BMP image (starts with b'<html>no')"]
+    assert report.counts['boxes_of_dropped_images'] == 2 and report.counts['boxes_out'] == 1
+
+
+@pytest.mark.parametrize('fmt,mode', [('JPEG', 'RGB'), ('JPEG', 'L'), ('PNG', 'RGBA'), ('PNG', 'P'),
+                                      ('PNG', 'I;16'), ('BMP', 'RGB'), ('JPEG', 'CMYK')])
+def test_image_size_reads_headers_like_pillow(tmp_path, fmt, mode):
+    from PIL import Image
+    from custom.imagesize import image_size
+    path = tmp_path / f'x.{fmt.lower()}'
+    Image.new(mode, (37, 23)).save(path, fmt, **({'progressive': True} if fmt == 'JPEG' else {}))
+    assert image_size(str(path)) == (37, 23)
+
+
+def test_image_size_applies_exif_rotation_and_refuses_truncated_files(tmp_path):
+    from PIL import Image
+    from custom.imagesize import ImageSizeError, image_size
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    path = tmp_path / 'r.jpg'
+    Image.new('RGB', (40, 30)).save(path, exif=exif.tobytes())
+    assert image_size(str(path)) == (30, 40)
+    (tmp_path / 't.jpg').write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ImageSizeError, match=r't.jpg: truncated image header'):
+        image_size(str(tmp_path / 't.jpg'))
+    (tmp_path / 'e.png').write_bytes(b'')
+    with pytest.raises(ImageSizeError, match=r'e.png: not a JPEG, PNG or BMP image \(empty file\)'):
+        image_size(str(tmp_path / 'e.png'))
+
+
+def test_parallel_conversion_gives_the_same_bytes(tmp_path):
+    for workers in (1, 2):
+        write_coco_splits(SAMPLE, tmp_path / f'w{workers}', workers=workers)
+    for name in ('train', 'val', 'test', 'trainval'):
+        one = (tmp_path / 'w1' / 'annotations' / f'{name}.json').read_bytes()
+        assert one == (tmp_path / 'w2' / 'annotations' / f'{name}.json').read_bytes()
+        assert one == json.dumps(json.loads(one), separators=(',', ':')).encode()  # streamed = dumps
+    assert (tmp_path / 'w1' / 'report.json').read_text() == (tmp_path / 'w2' / 'report.json').read_text()
 
 
 def test_random_split_is_deterministic_and_complete():

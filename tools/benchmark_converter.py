@@ -7,9 +7,15 @@ read each object's name and four box coordinates (no validation, no images, no o
 
 For each dataset it alternates the two commands, takes the median wall time of each and
 prints files/s, boxes/s and the ratio convert / parse-only (target: <= 1.5).
+
+``--big N`` (default 100000; 0 skips) then builds an N-file folder from BCCD's annotations
+(its 364 images copied once, each XML repeated under new names) and converts it with one
+process and with one per core, printing wall time and peak memory of each.
 """
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,10 +44,46 @@ def timed(cmd):
     return time.perf_counter() - start, out
 
 
+# Runs a tool as __main__ and then prints the peak RSS of this process and of its pool workers.
+PEAK_RSS = ('import resource, runpy, sys\n'
+            'sys.argv = sys.argv[1:]\n'
+            'try:\n'
+            '    runpy.run_path(sys.argv[0], run_name="__main__")\n'
+            'except SystemExit:\n'
+            '    pass\n'
+            'own, kids = (resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n'
+            'print("PEAK_RSS_MB", own // 1024, kids // 1024)\n')
+
+
+def make_big_folder(bccd: Path, root: Path, n: int) -> None:
+    """An ``n``-file VOCdevkit folder: BCCD's XML files repeated under new names, its images once."""
+    shutil.copytree(bccd / 'JPEGImages', root / 'JPEGImages')
+    (root / 'Annotations').mkdir()
+    sources = sorted((bccd / 'Annotations').glob('*.xml'))
+    texts = [p.read_text() for p in sources]
+    for i in range(n):
+        (root / 'Annotations' / f'{i:07d}.xml').write_text(texts[i % len(texts)])
+
+
+def big_folder_rows(bccd: Path, n: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        make_big_folder(bccd, Path(tmp, 'voc'), n)
+        for workers in (1, os.cpu_count() or 1):
+            t, out = timed([sys.executable, '-c', PEAK_RSS, 'tools/dataset_converters/voc2coco.py', f'{tmp}/voc',
+                            '--out-dir', f'{tmp}/out{workers}', '--split', '0.8,0.1,0.1', '--workers', str(workers)])
+            main_mb, worker_mb = map(int, out.split('PEAK_RSS_MB')[1].split())
+            rows.append({'files': n, 'workers': workers, 'convert_s': round(t, 1), 'files_per_s': round(n / t),
+                         'peak_rss_mb': main_mb, 'worker_peak_rss_mb': worker_mb})
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--datasets', nargs='+', default=[str(SHARED / 'face-mask'), str(SHARED / 'bccd')])
+    parser.add_argument('--big', type=int, default=100000, help='files in the big-folder run (0: skip it)')
+    parser.add_argument('--bccd', default=str(SHARED / 'bccd'), help='source of the big folder')
     args = parser.parse_args(argv)
     rows = []
     for dataset in args.datasets:
@@ -64,7 +106,14 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['dataset']} | {r['files']} | {r['boxes']} | {r['parse_only_s']} s | {r['convert_s']} s "
               f"| {r['ratio']} | {r['files_per_s']} | {r['boxes_per_s']} |")
-    print(json.dumps(rows))
+    big = big_folder_rows(Path(args.bccd), args.big) if args.big else []
+    if big:
+        print(f'\n| files | processes | convert | files/s | peak RSS main / worker |')
+        print('|---|---|---|---|---|')
+        for r in big:
+            print(f"| {r['files']} | {r['workers']} | {r['convert_s']} s | {r['files_per_s']} "
+                  f"| {r['peak_rss_mb']} / {r['worker_peak_rss_mb']} MB |")
+    print(json.dumps({'datasets': rows, 'big_folder': big}))
 
 
 if __name__ == '__main__':
