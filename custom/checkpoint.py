@@ -8,6 +8,10 @@ code. Instead the local-file loader is replaced by one that keeps
 ``weights_only=True`` and allows exactly the classes mmengine itself stores in
 a checkpoint (message hub buffers, numpy arrays and scalars).
 
+A run killed while saving must not lose its checkpoints: files are written to a
+temporary name and renamed (:class:`AtomicLocalBackend`), and
+:func:`find_resume_checkpoint` passes over anything incomplete.
+
 ``HistoryBuffer`` also pickles its statistics functions as
 ``getattr(HistoryBuffer, 'min')``. The real ``getattr`` is not allowed: it is
 replaced while unpickling by :func:`_history_buffer_getattr`, which resolves
@@ -15,12 +19,18 @@ public ``HistoryBuffer`` methods and nothing else.
 """
 from __future__ import annotations
 
+import glob
+import os
 import os.path as osp
 import pickle
+import re
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -63,3 +73,74 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
 
 # Replace mmengine's local-file scheme (prefix ''), used by --resume and load_from.
 CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader (or a killed writer) sees the old file or the new, never half."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend, writing through :func:`atomic_write` (checkpoints included)."""
+
+    def put(self, obj: bytes, filepath: str | Path) -> None:
+        atomic_write(str(filepath), obj)
+
+    def put_text(self, obj: str, filepath: str | Path, encoding: str = 'utf-8') -> None:
+        atomic_write(str(filepath), obj.encode(encoding))
+
+
+def checkpoint_is_complete(path: str) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` file (a zip with its central directory and data.pkl)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith('/data.pkl') for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _step(path: str) -> int:
+    match = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', osp.basename(path))
+    return int(match.group(1)) if match else -1
+
+
+def find_resume_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
+    """The checkpoint ``--resume`` should continue from, and notes on any file passed over.
+
+    mmengine writes ``work_dir/last_checkpoint`` without any guard, so a run killed at the
+    wrong moment can leave it empty, or pointing at a checkpoint that was being written.
+    Then the newest complete ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir`` is used instead.
+    """
+    notes: list[str] = []
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = open(pointer).read().strip() if osp.isfile(pointer) else ''
+    if named and osp.isfile(named) and checkpoint_is_complete(named):
+        return named, notes
+    if named:
+        notes.append(f'{pointer} names {named}, which is missing or incomplete (killed while saving?)')
+    elif osp.isfile(pointer):
+        notes.append(f'{pointer} is empty (killed while writing it?)')
+    found = sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')) + glob.glob(osp.join(work_dir, 'iter_*.pth')),
+                   key=_step, reverse=True)
+    for path in found:
+        if checkpoint_is_complete(path):
+            if notes:
+                notes.append(f'resuming from {path}, the newest complete checkpoint')
+            return path, notes
+        notes.append(f'{path} is incomplete: skipped')
+    return None, notes
+
+
+# Every local file mmengine writes (checkpoints, configs, logs' JSON) goes through put/put_text.
+register_backend('local', AtomicLocalBackend, force=True, prefixes='')

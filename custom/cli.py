@@ -5,6 +5,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 
 
@@ -28,6 +29,8 @@ def load_config(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'{args.config}: no such config file (configs live under configs/<dataset>/)')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        cfg.env_cfg.dist_cfg = dict(backend='gloo')  # NCCL needs GPUs; gloo runs DDP on CPUs
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir:
