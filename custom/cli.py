@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import os.path as osp
+from typing import Any
 
 import torch
 from mmengine.config import Config, DictAction
@@ -21,6 +23,39 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def _replace_type(node: Any, old: str, new: str) -> None:
+    """Set ``type=new`` wherever a config dict (nested in dicts and lists) has ``type=old``."""
+    if isinstance(node, dict):
+        if node.get('type') == old:
+            node['type'] = new
+        for value in node.values():
+            _replace_type(value, old, new)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_type(value, old, new)
+
+
+def setup_cpu_ddp(cfg: Config) -> None:
+    """DDP over CPU processes started by torchrun: gloo, and no CUDA device calls.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` while initialising the process group and
+    gives DDP ``device_ids=[LOCAL_RANK]``; both fail without GPUs. The process group is made
+    here (mmengine then leaves it alone) and the wrapper gets ``device_ids=None``. SyncBN is
+    GPU-only, so on CPUs each process keeps its own BatchNorm statistics.
+    """
+    _replace_type(cfg.model, 'SyncBN', 'BN')
+    from mmdet.registry import MODELS
+    detector = MODELS.get(cfg.model.get('type', ''))
+    if detector is not None and 'use_syncbn' in inspect.signature(detector).parameters:
+        cfg.model.use_syncbn = False  # RTMDet converts its BatchNorms itself when world size > 1
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read ``args.config`` and apply ``--cfg-options``, ``--launcher`` and ``--work-dir``."""
     if 'LOCAL_RANK' not in os.environ:
@@ -29,8 +64,8 @@ def load_config(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'{args.config}: no such config file (configs live under configs/<dataset>/)')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.launcher != 'none' and not torch.cuda.is_available():
-        cfg.env_cfg.dist_cfg = dict(backend='gloo')  # NCCL needs GPUs; gloo runs DDP on CPUs
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        setup_cpu_ddp(cfg)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir:
