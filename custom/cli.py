@@ -5,6 +5,7 @@ import argparse
 import inspect
 import os
 import os.path as osp
+import warnings
 from typing import Any
 
 import torch
@@ -58,6 +59,8 @@ def setup_cpu_ddp(cfg: Config) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """Read ``args.config`` and apply ``--cfg-options``, ``--launcher`` and ``--work-dir``."""
+    # mmdet 3.3 calls the deprecated torch.cuda.amp.autocast at every forward: one warning an epoch
+    warnings.filterwarnings('ignore', message=r'`torch\.cuda\.amp\.autocast', category=FutureWarning)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if not osp.isfile(args.config):

@@ -64,6 +64,33 @@ def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained, data_root, t
     with Image.open(pictures[0]) as img:
         assert img.width == 2 * 640 and img.height == 480
 
+    # every metric comes from the saved detections and equals what mmdet's CocoMetric logged (3 decimals)
+    raw = metrics['raw']
+    for name, key in (('mAP50:95', 'coco/bbox_mAP'), ('mAP50', 'coco/bbox_mAP_50'), ('mAP75', 'coco/bbox_mAP_75')):
+        assert metrics['overall'][name] == pytest.approx(raw[key], abs=5.1e-4), name
+    for name in ('Platelets', 'RBC', 'WBC'):
+        value = metrics['per_class_AP50:95'][name]
+        assert (value or 0.0) == pytest.approx(raw[f'coco/{name}_precision'], abs=5.1e-4)
+    assert set(metrics['per_class_AP50']) == {'Platelets', 'RBC', 'WBC'}
+    assert set(metrics['voc_mAP50']) == {'area', '11points'}
+    assert set(metrics['best_f1']['per_class']) == {'Platelets', 'RBC', 'WBC'}
+    assert len(metrics['confusion_matrix']['matrix']) == 4  # 3 classes + background
+    assert 'best F1' in result.stdout and 'confusion matrix' in result.stdout
+    detections = tmp_path / 'detections.bbox.json'
+    assert json.loads(detections.read_text())  # COCO results, for re-plotting without inference
+    for name in ('confusion_matrix', 'pr_curves', 'ap_per_class', 'training_curves'):  # curves: the training log
+        assert (tmp_path / 'plots' / f'{name}.png').stat().st_size > 5000, name
+    assert len(list((tmp_path / 'images' / 'predictions').glob('*.jpg'))) == 12
+    assert len(list((tmp_path / 'images' / 'worst').glob('*.jpg'))) == 8
+    assert len(list((tmp_path / 'images' / 'best').glob('*.jpg'))) == 8
+
+    again = run_tool('tools/analyze_results.py', CONFIG, str(detections), '--work-dir', str(tmp_path / 'again'),
+                     '--no-pictures', env={'BCCD_ROOT': data_root})
+    assert again.returncode == 0, again.stderr[-3000:]
+    recomputed = json.loads((tmp_path / 'again' / 'metrics_analysis.json').read_text())
+    assert recomputed['overall'] == metrics['overall']
+    assert recomputed['per_class_AP50'] == metrics['per_class_AP50']
+
 
 def test_resume_continues_from_the_saved_state(trained, data_root, tmp_path):
     import shutil
