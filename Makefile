@@ -31,7 +31,7 @@ demo: install
 	BCCD_ROOT=data/bccd_sample/ $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
 	BCCD_ROOT=data/bccd_sample/ $(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/epoch_40.pth \
 		--work-dir $(DEMO_DIR) --show-dir show
-	@echo "Metrics: $(DEMO_DIR)/metrics_test.json   Pictures (ground truth | prediction): $(DEMO_DIR)/*/show/"
+	@echo "Metrics: $(DEMO_DIR)/metrics_test.json  Pictures: $(DEMO_DIR)/*/show/ (ground truth | prediction), $(DEMO_DIR)/images/  Plots: $(DEMO_DIR)/plots/"
 
 test: install
 	$(PY) -m pytest
