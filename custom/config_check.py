@@ -17,6 +17,21 @@ def _innermost_dataset(dataset: Any) -> Any:
     return dataset
 
 
+def _merged_into_wrapper(split: str, dataset: Any) -> Iterator[str]:
+    """Wrapper levels that also carry a dataset's own keys: a plain dataset dict was merged into the
+    base's RepeatDataset (mmdet's ssd300, ssdlite, yolov3-mobilenetv2) instead of under its `dataset`."""
+    key = f'{split}_dataloader.dataset'
+    while isinstance(dataset, dict) and 'dataset' in dataset:
+        own = sorted(k for k in ('ann_file', 'data_root', 'metainfo') if k in dataset)
+        if own:
+            yield (f'{key} mixes a wrapper\'s `dataset` key with a dataset\'s {", ".join(own)} '
+                   f'(type={dataset.get("type")!r}): a dataset dict was merged into the base config\'s '
+                   f'dataset wrapper; put it under the wrapper as {key}=dict(dataset=...), or replace '
+                   f'the wrapper with _delete_=True')
+        key += '.dataset'
+        dataset = dataset['dataset']
+
+
 def _head_num_classes(model: Any) -> Iterator[tuple[str, int]]:
     head = model.get('bbox_head') or {}
     if 'num_classes' in head:
@@ -50,6 +65,11 @@ def check_config(cfg: Any) -> list[str]:
                                 f'{split}_dataloader reads {expected!r}: make them the same file')
     if len(set(classes_by_split.values())) > 1:
         problems.append(f'dataloaders disagree on classes: {classes_by_split}; use one metainfo for all')
+    for split in SPLITS:
+        problems.extend(_merged_into_wrapper(split, (cfg.get(f'{split}_dataloader') or {}).get('dataset')))
+    if ((cfg.get('model') or {}).get('bbox_head') or {}).get('type') == 'SSDHead':
+        problems.append("model.bbox_head.type is 'SSDHead', whose val/test steps fail under mmdet 3.3 "
+                        "(no attribute 'loss_cls'): set model.bbox_head.type='FixedSSDHead' (custom.modules)")
     if classes_by_split:
         n = len(next(iter(classes_by_split.values())))
         for key, value in _head_num_classes(cfg.get('model') or {}):

@@ -1,4 +1,5 @@
 """Every config loads, is consistent and builds its model; the checker catches broken ones."""
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,80 @@ def test_converter_output_loads_through_the_config_dataset(tmp_path, monkeypatch
     assert len(dataset) == 12 and dataset.metainfo['classes'] == ('Platelets', 'RBC', 'WBC')
     sample = dataset[0]['data_samples']
     assert sample.gt_instances.bboxes.shape[0] > 0 and sample.gt_instances.labels.max() <= 2
+
+
+def test_checker_catches_a_dataset_merged_into_mmdets_wrapper(tmp_path):
+    # ssd300's train set is mmdet's RepeatDataset: a plain dataset dict must go under its `dataset`
+    base = REPO / 'configs/bccd/ssd300_1xb8-60e_bccd.py'
+    broken = tmp_path / 'broken.py'
+    broken.write_text(f"_base_ = '{base}'\ntrain_dataloader = dict(dataset={{{{_base_.bccd_train}}}})\n")
+    assert check_config(Config.fromfile(str(broken))) == [
+        "train_dataloader.dataset mixes a wrapper's `dataset` key with a dataset's ann_file, data_root, "
+        "metainfo (type='CocoDataset'): a dataset dict was merged into the base config's dataset wrapper; "
+        "put it under the wrapper as train_dataloader.dataset=dict(dataset=...), or replace the wrapper "
+        "with _delete_=True"]
+
+
+def test_checker_requires_the_fixed_ssd_head():
+    cfg = Config.fromfile(str(REPO / 'configs/bccd/ssd300_1xb8-60e_bccd.py'))
+    assert check_config(cfg) == []
+    cfg.model.bbox_head.type = 'SSDHead'
+    assert check_config(cfg) == [
+        "model.bbox_head.type is 'SSDHead', whose val/test steps fail under mmdet 3.3 (no attribute "
+        "'loss_cls'): set model.bbox_head.type='FixedSSDHead' (custom.modules)"]
+
+
+def _pretrained_init(cfg, key='model'):
+    """Keys of every `Pretrained` init_cfg under ``cfg``."""
+    if isinstance(cfg, dict):
+        init = cfg.get('init_cfg')
+        inits = init if isinstance(init, list) else [init]
+        found = [f'{key}.init_cfg' for i in inits if isinstance(i, dict) and i.get('type') == 'Pretrained']
+        return found + [k for name, value in cfg.items() for k in _pretrained_init(value, f'{key}.{name}')]
+    if isinstance(cfg, list):
+        return [k for i, value in enumerate(cfg) for k in _pretrained_init(value, f'{key}[{i}]')]
+    return []
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.name)
+def test_name_states_gpus_batch_and_epochs(path: Path):
+    # mmdet's naming: NxbM = N GPUs x M images each, Ke = K epochs; --auto-scale-lr relies on it
+    gpus, per_gpu = map(int, re.search(r'(\d+)xb(\d+)', path.name).groups())
+    epochs = int(re.search(r'-(\d+)e[_-]', path.name).group(1))
+    cfg = Config.fromfile(str(path))
+    assert cfg.train_dataloader.batch_size == per_gpu
+    assert cfg.auto_scale_lr.base_batch_size == gpus * per_gpu and not cfg.auto_scale_lr.get('enable')
+    assert cfg.train_cfg.max_epochs == epochs
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'cpu' in p.name], ids=lambda p: p.name)
+def test_cpu_configs_train_offline(path: Path):
+    cfg = Config.fromfile(str(path))
+    assert cfg.get('load_from') is None
+    assert _pretrained_init(cfg.model) == []
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'cpu' not in p.name], ids=lambda p: p.name)
+def test_gpu_configs_fine_tune_from_their_mmdet_coco_checkpoint(path: Path):
+    import mmdet
+    import yaml
+    base = re.search(r"_base_ = \[?'mmdet::([^']+)'", path.read_text()).group(1)
+    metafile = Path(mmdet.__file__).parent / '.mim/configs' / Path(base).parent / 'metafile.yml'
+    weights = {m['Config']: m.get('Weights') for m in yaml.safe_load(metafile.read_text())['Models']}
+    assert Config.fromfile(str(path)).load_from == weights[f'configs/{base}']
+
+
+def test_coco_checkpoint_loads_except_the_class_dependent_head_layers(tmp_path):
+    # what `load_from` does with an 80-class COCO checkpoint in a 3-class config
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    register_all_modules()
+    cfg = Config.fromfile(str(REPO / 'configs/bccd/ssdlite_mobilenetv2_1xb24-120e_bccd.py'))
+    model = MODELS.build(cfg.model)
+    cfg.model.bbox_head.num_classes = 80
+    coco = MODELS.build(cfg.model).state_dict()
+    _load_checkpoint_to_model(model, {'state_dict': coco}, strict=False)
+    loaded = model.state_dict()
+    skipped = sorted(k for k in coco if loaded[k].shape != coco[k].shape)
+    assert skipped and all(k.startswith('bbox_head.cls_convs.') for k in skipped)
+    assert all(loaded[k].equal(coco[k]) for k in coco if k not in skipped)
+    assert loaded['bbox_head.cls_convs.0.1.weight'].shape[0] == 6 * (3 + 1)  # 6 anchors x (classes + bg)

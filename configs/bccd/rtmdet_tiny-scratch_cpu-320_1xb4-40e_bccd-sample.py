@@ -8,6 +8,7 @@ batch_size = 4      # more updates per epoch on 32 images
 warmup_iters = 40
 
 train_dataloader = dict(batch_size=batch_size)
+auto_scale_lr = dict(base_batch_size=batch_size)  # base_lr is for batch 4; --auto-scale-lr scales from it
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs, dynamic_intervals=None)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
