@@ -219,3 +219,19 @@ def test_same_seed_gives_the_same_first_iteration_loss(data_root, tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
         losses.append(re.search(r'Epoch\(train\)\s+\[1\]\[1/1\].*? loss: (\S+)', result.stdout + result.stderr)[1])
     assert losses[0] == losses[1]
+
+
+@pytest.mark.slow
+def test_a_corrupt_image_met_during_training_is_a_named_error(tmp_path):
+    import shutil
+    root = tmp_path / 'bccd'
+    shutil.copytree(SAMPLE, tmp_path / 'voc')
+    from custom.voc import write_coco_splits
+    write_coco_splits(tmp_path / 'voc', root)
+    train = json.loads((root / 'annotations' / 'train.json').read_text())
+    victim = tmp_path / 'voc' / train['images'][0]['file_name']
+    victim.write_bytes(b'\xff\xd8 not really a JPEG')  # broken after conversion, preflight off
+    result = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'), '--preflight', 'off',
+                      '--cfg-options', 'train_cfg.max_epochs=1', env={'BCCD_ROOT': f'{root}/'}, timeout=600)
+    assert result.returncode != 0
+    assert f'failed to load image: {root}/images/JPEGImages/{victim.name}' in result.stderr
