@@ -3,6 +3,7 @@
     custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
 """
 from custom import checkpoint  # noqa: F401  (torch>=2.6 safe loading of mmengine checkpoints)
+from custom.hooks import ProgressBarHook  # noqa: F401
 from custom.models import FixedSSDHead  # noqa: F401
 
-__all__ = ['FixedSSDHead']
+__all__ = ['FixedSSDHead', 'ProgressBarHook']

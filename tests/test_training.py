@@ -235,3 +235,20 @@ def test_a_corrupt_image_met_during_training_is_a_named_error(tmp_path):
                       '--cfg-options', 'train_cfg.max_epochs=1', env={'BCCD_ROOT': f'{root}/'}, timeout=600)
     assert result.returncode != 0
     assert f'failed to load image: {root}/images/JPEGImages/{victim.name}' in result.stderr
+
+
+def test_progress_bar_counts_iterations_from_where_a_resumed_run_starts(capsys):
+    from types import SimpleNamespace
+    from custom.hooks import ProgressBarHook
+    runner = SimpleNamespace(max_iters=24, iter=8, epoch=1, max_epochs=3)
+    hook = ProgressBarHook(enabled=True)
+    hook.before_train(runner)
+    for _ in range(3):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.25)})
+    assert hook.bar.n == 11 and hook.bar.total == 24
+    hook.after_train(runner)
+    err = capsys.readouterr().err
+    assert '11/24' in err and 'epoch=2/3' in err and 'loss=1.250' in err
+    quiet = ProgressBarHook()  # under pytest stderr is not a terminal: no bar
+    quiet.before_train(runner)
+    assert quiet.bar is None

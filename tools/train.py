@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 from custom.checkpoint import find_resume_checkpoint
 from custom.cli import add_common_args, load_config
+from custom.hooks import ProgressBarHook
 from custom.preflight import PreflightError, preflight
 
 
@@ -77,6 +78,8 @@ def main(argv=None):
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    if not any(h.get('type') == ProgressBarHook.__name__ for h in cfg.get('custom_hooks', [])):
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type=ProgressBarHook.__name__)]  # on a terminal
     apply_resume(cfg, args.resume)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
