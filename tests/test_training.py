@@ -211,14 +211,19 @@ def test_ddp_with_two_cpu_processes_through_torchrun(data_root, tmp_path):
 @pytest.mark.slow
 def test_same_seed_gives_the_same_first_iteration_loss(data_root, tmp_path):
     losses = []
-    for run in ('a', 'b'):
+    for run, extra in (('a', ['--tensorboard']), ('b', [])):
         result = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path / run), '--seed', '7',
-                          '--deterministic', '--preflight', 'off', '--cfg-options', 'train_cfg.max_epochs=1',
+                          '--deterministic', '--preflight', 'off', *extra, '--cfg-options', 'train_cfg.max_epochs=1',
                           'train_dataloader.dataset.indices=4', 'default_hooks.logger.interval=1',
                           env={'BCCD_ROOT': data_root})
         assert result.returncode == 0, result.stderr[-3000:]
         losses.append(re.search(r'Epoch\(train\)\s+\[1\]\[1/1\].*? loss: (\S+)', result.stdout + result.stderr)[1])
     assert losses[0] == losses[1]
+    # logs: scalars for every run, TensorBoard events when asked, the final config beside the checkpoints
+    assert list((tmp_path / 'b').glob('*/vis_data/scalars.json'))
+    assert list((tmp_path / 'a').glob('*/vis_data/events.out.tfevents.*'))
+    assert not list((tmp_path / 'b').glob('*/vis_data/events.out.tfevents.*'))
+    assert (tmp_path / 'a' / Path(CONFIG).name).is_file()
 
 
 @pytest.mark.slow
