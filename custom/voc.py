@@ -55,6 +55,9 @@ class VOCObject:
     def __repr__(self) -> str:
         return f'VOCObject({self.name!r}, {self.bbox}, difficult={self.difficult})'
 
+    def __reduce__(self) -> tuple:  # compact pickles: parallel parsing sends these between processes
+        return VOCObject, (self.name, self.bbox, self.difficult)
+
 
 class VOCImage:
     """One annotation file: the image it describes, its objects and the objects it could not use."""
@@ -65,6 +68,18 @@ class VOCImage:
         self.xml_path, self.filename, self.width, self.height = xml_path, filename, width, height
         self.objects: list[VOCObject] = []
         self.bad_objects: list[str] = []  # one message per unusable <object>
+
+    def __reduce__(self) -> tuple:
+        return _rebuild_image, (str(self.xml_path), self.filename, self.width, self.height,
+                                [(o.name, o.bbox, o.difficult) for o in self.objects], self.bad_objects)
+
+
+def _rebuild_image(xml_path: str, filename: str, width: int, height: int, objects: list[tuple],
+                   bad_objects: list[str]) -> VOCImage:
+    item = VOCImage(Path(xml_path), filename, width, height)
+    item.objects = [VOCObject(*o) for o in objects]
+    item.bad_objects = bad_objects
+    return item
 
 
 class Report:
