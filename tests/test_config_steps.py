@@ -47,7 +47,7 @@ def _write_dataset(root: Path, classes: tuple[str, ...]) -> None:
     (root / 'images').mkdir(parents=True)
     (root / 'annotations').mkdir()
     width, height, box_w = 160, 120, 150 // len(classes)
-    images, annotations = [], []
+    images: list = []
     for file_name, top in IMAGES.items():
         image = Image.new('RGB', (width, height), (90, 110, 100))
         draw = ImageDraw.Draw(image)
@@ -98,9 +98,8 @@ def _loader(loader_cfg):
 
 
 def _last_batch(loader):
-    for batch in loader:  # every batch goes through the pipeline, filling mosaic/mixup caches
-        pass
-    return batch
+    batches = list(loader)  # every batch goes through the pipeline, filling mosaic/mixup caches
+    return batches[-1]
 
 
 def _params(path: Path):

@@ -108,7 +108,7 @@ def main(argv=None):
               f"| {r['ratio']} | {r['files_per_s']} | {r['boxes_per_s']} |")
     big = big_folder_rows(Path(args.bccd), args.big) if args.big else []
     if big:
-        print(f'\n| files | processes | convert | files/s | peak RSS main / worker |')
+        print('\n| files | processes | convert | files/s | peak RSS main / worker |')
         print('|---|---|---|---|---|')
         for r in big:
             print(f"| {r['files']} | {r['workers']} | {r['convert_s']} s | {r['files_per_s']} "
