@@ -124,7 +124,10 @@ def find_resume_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
     """
     notes: list[str] = []
     pointer = osp.join(work_dir, 'last_checkpoint')
-    named = open(pointer).read().strip() if osp.isfile(pointer) else ''
+    named = ''
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
     if named and osp.isfile(named) and checkpoint_is_complete(named):
         return named, notes
     if named:

@@ -8,7 +8,6 @@ import os.path as osp
 import warnings
 from typing import Any
 
-import torch
 from mmengine.config import Config, DictAction
 
 
@@ -49,6 +48,7 @@ def setup_cpu_ddp(cfg: Config) -> None:
     detector = MODELS.get(cfg.model.get('type', ''))
     if detector is not None and 'use_syncbn' in inspect.signature(detector).parameters:
         cfg.model.use_syncbn = False  # RTMDet converts its BatchNorms itself when world size > 1
+    import torch
     cfg.env_cfg.dist_cfg = dict(backend='gloo')
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
@@ -57,18 +57,32 @@ def setup_cpu_ddp(cfg: Config) -> None:
                                      find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
+def read_config(path: str, cfg_options: dict | None = None, import_custom_modules: bool = True) -> Config:
+    """``Config.fromfile(path)`` with ``--cfg-options`` merged; a missing file is named.
+
+    Imports neither torch nor mmdet unless the config's ``custom_imports`` do (and
+    ``import_custom_modules`` is true), so JSON-only tools stay light.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such config file (configs live under configs/<dataset>/)')
+    cfg = Config.fromfile(path, import_custom_modules=import_custom_modules)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read ``args.config`` and apply ``--cfg-options``, ``--launcher`` and ``--work-dir``."""
     # mmdet 3.3 calls the deprecated torch.cuda.amp.autocast at every forward: one warning an epoch
     warnings.filterwarnings('ignore', message=r'`torch\.cuda\.amp\.autocast', category=FutureWarning)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'{args.config}: no such config file (configs live under configs/<dataset>/)')
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     cfg.launcher = args.launcher
-    if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        setup_cpu_ddp(cfg)
+    if args.launcher == 'pytorch':
+        import torch
+        if not torch.cuda.is_available():
+            setup_cpu_ddp(cfg)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir:

@@ -11,7 +11,7 @@ class ConfigError(ValueError):
     """A config whose parts disagree; the message says which keys and what to change."""
 
 
-def _innermost_dataset(dataset: Any) -> Any:
+def innermost_dataset(dataset: Any) -> Any:
     while dataset is not None and 'dataset' in dataset:  # RepeatDataset, MultiImageMixDataset, ...
         dataset = dataset['dataset']
     return dataset
@@ -50,7 +50,7 @@ def check_config(cfg: Any) -> list[str]:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        dataset = _innermost_dataset(loader.get('dataset'))
+        dataset = innermost_dataset(loader.get('dataset'))
         classes = (dataset.get('metainfo') or {}).get('classes')
         if not classes:
             problems.append(f'{split}_dataloader.dataset has no metainfo.classes: checkpoints and metrics '

@@ -13,7 +13,7 @@ import random
 import shutil
 from typing import Any
 
-from custom.config_check import SPLITS, _innermost_dataset, check_config
+from custom.config_check import SPLITS, check_config, innermost_dataset
 
 SAMPLE_IMAGES = 20  # images decoded per dataloader in 'sample' mode
 
@@ -45,7 +45,7 @@ def check_annotations(cfg: Any, images: str = 'sample', seed: int = 0) -> list[s
     problems = []
     for split in SPLITS:
         loader = cfg.get(f'{split}_dataloader')
-        dataset = _innermost_dataset(loader.get('dataset')) if loader else None
+        dataset = innermost_dataset(loader.get('dataset')) if loader else None
         if not dataset or not dataset.get('ann_file'):
             continue
         root = dataset.get('data_root') or ''

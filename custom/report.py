@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from custom.config_check import innermost_dataset
 from custom.curves import latest_training_run, plot_training_curves, training_wall_time
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,11 +110,8 @@ def parse_cfg_options(options: Sequence[str]) -> dict[str, Any]:
 
 def load_config(config: str, options: Sequence[str] = ()):
     """``Config.fromfile(config)`` with ``key=value`` overrides merged (as the tools do)."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(str(_repo_path(config)))
-    if options:
-        cfg.merge_from_dict(parse_cfg_options(options))
-    return cfg
+    from custom.cli import read_config
+    return read_config(str(_repo_path(config)), parse_cfg_options(options))
 
 
 def train_ann_key(cfg) -> str:
@@ -514,9 +512,7 @@ def _count_images(ann_file: str) -> int | None:
 
 def dataset_info(cfg, config: str) -> dict[str, Any]:
     """Dataset name (the config's folder), training annotation file and image counts."""
-    dataset = cfg.train_dataloader.dataset
-    while 'dataset' in dataset:
-        dataset = dataset.dataset
+    dataset = innermost_dataset(cfg.train_dataloader.dataset)
     test = cfg.test_dataloader.dataset
     root = dataset.get('data_root', '') or ''
     test_root = test.get('data_root', '') or ''

@@ -366,7 +366,7 @@ def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def _load(root: str, xml_path: Path, cache: dict[str, str]) -> tuple:
+def _load(root: str, xml_path: Path, cache: dict) -> tuple:
     """Parse one XML file, find its image and read the image's size.
 
     Returns ``(item, image_path, (width, height))``, or ``(kind, message, boxes_lost)``
@@ -389,7 +389,7 @@ def _load(root: str, xml_path: Path, cache: dict[str, str]) -> tuple:
 
 def _load_chunk(args: tuple[str, list[Path]]) -> list[tuple]:
     root, files = args
-    cache: dict[str, str] = {}
+    cache: dict = {}
     return [_load(root, path, cache) for path in files]
 
 
@@ -400,7 +400,7 @@ def _load_all(root: str, xml_files: Sequence[Path], workers: int, progress: bool
         from tqdm import tqdm  # imported only for long runs: it costs more than parsing 500 files
         bar = tqdm(total=len(xml_files), desc='parse VOC', unit='file')
     if workers <= 1:
-        cache: dict[str, str] = {}
+        cache: dict = {}
         for path in xml_files:
             yield _load(root, path, cache)
             if bar is not None:
@@ -546,7 +546,7 @@ def subset(coco: dict, image_ids: Iterable[int]) -> dict:
 
 
 def write_coco_json(coco: dict, path: Path) -> None:
-    """Write ``coco`` as compact JSON one record at a time (no whole-file string in memory).
+    """Write ``coco`` as compact JSON, :data:`JSON_CHUNK` records per write (no whole-file string in memory).
 
     The bytes equal ``json.dumps(coco, separators=(',', ':'))``.
     """

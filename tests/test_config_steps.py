@@ -21,7 +21,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner, set_random_seed
 
 from conftest import REPO
-from custom.config_check import _innermost_dataset
+from custom.config_check import innermost_dataset
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 ROOT_VARIABLES = ('BCCD_ROOT', 'FACE_MASK_ROOT')  # every dataset base's data-root env var
@@ -115,7 +115,7 @@ def test_one_train_iteration_and_one_val_step(path: Path, tmp_path, monkeypatch)
     register_all_modules()
     set_random_seed(0)
     cfg = Config.fromfile(str(path))
-    train_set = _innermost_dataset(cfg.train_dataloader.dataset)
+    train_set = innermost_dataset(cfg.train_dataloader.dataset)
     assert train_set.data_root == f'{root}/', 'the config must take its data root from the env variable'
     classes = tuple(train_set.metainfo.classes)
     _write_dataset(root, classes)

@@ -15,9 +15,10 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from custom.analysis import dataset_info, run_analysis
+from custom.cli import read_config
 from custom.evaluation import EVALUATORS, ResultsError
 
 
@@ -45,12 +46,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'{args.config}: no such config file')
     # the dataset keys are all that is needed: no custom_imports, so no torch/mmdet import for a JSON
-    cfg = Config.fromfile(args.config, import_custom_modules=False)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options, import_custom_modules=False)
     info = dataset_info(cfg, args.split)
     work_dir = args.work_dir or osp.dirname(osp.abspath(args.results))
     try:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from custom.report import load_config, train_ann_key
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb8-50e_bccd.py'
 
@@ -26,15 +28,6 @@ def parse_args(argv=None):
                         help='the full BCCD in VOC layout (Annotations/, JPEGImages/, ImageSets/Main/)')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_bccd')
     return parser.parse_args(argv)
-
-
-def train_ann_key(config: str) -> str:
-    """The --cfg-options key of the training annotation file, through dataset wrappers."""
-    from mmengine.config import Config
-    dataset, key = Config.fromfile(str(REPO / config)).train_dataloader.dataset, 'train_dataloader.dataset'
-    while 'dataset' in dataset:
-        dataset, key = dataset.dataset, key + '.dataset'
-    return key + '.ann_file'
 
 
 def run(cmd, env):
@@ -53,7 +46,7 @@ def main(argv=None):
     start = time.perf_counter()
     run(['tools/train.py', args.config, '--work-dir', str(work), '--cfg-options',
          f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs + 1}',
-         f'{train_ann_key(args.config)}=annotations/trainval.json',
+         f'{train_ann_key(load_config(args.config))}=annotations/trainval.json',
          'default_hooks.checkpoint.save_best=None', 'randomness.seed=0'], env)
     train_s = time.perf_counter() - start
     run(['tools/test.py', args.config, str(work / f'epoch_{args.epochs}.pth'), '--work-dir', str(work)], env)

@@ -13,10 +13,11 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from custom.analysis import dataset_info
 from custom.browse import augment_examples, draw_ground_truth
+from custom.cli import read_config
 from custom.evaluation import ResultsError
 
 
@@ -39,11 +40,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        sys.exit(f'error: {args.config}: no such config file')
-    cfg = Config.fromfile(args.config, import_custom_modules=args.augment)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = read_config(args.config, args.cfg_options, import_custom_modules=args.augment)
+    except FileNotFoundError as exc:
+        sys.exit(f'error: {exc}')
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.output_dir or osp.join('work_dirs', 'browse', name, args.split + ('_augment' if args.augment else ''))
     try:
