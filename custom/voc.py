@@ -153,7 +153,12 @@ def _parse_object(obj: etree._Element, xml_path: Path) -> VOCObject:
     if box is None:
         raise VOCError(f'{xml_path}: <object> {name!r} has no <bndbox>')
     coords = {child.tag: child.text for child in box}
-    bbox = tuple(_coordinate(coords.get(k), k, xml_path) for k in _BOX_KEYS)
+    try:  # the common case in one go; anything unusual takes the checked path for its message
+        bbox = (float(coords['xmin']), float(coords['ymin']), float(coords['xmax']), float(coords['ymax']))
+        if not math.isfinite(bbox[0] + bbox[1] + bbox[2] + bbox[3]):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        bbox = tuple(_coordinate(coords.get(k), k, xml_path) for k in _BOX_KEYS)
     difficult_node = fields.get('difficult')
     difficult = difficult_node is not None and (difficult_node.text or '').strip() in ('1', 'true', 'True')
     return VOCObject(name, bbox, difficult)  # type: ignore[arg-type]
@@ -505,32 +510,39 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
     coco: dict = {'images': [], 'annotations': [],
                   'categories': [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]}
     ids_by_stem: dict[str, int] = {}
-    root = str(voc_dir)
+    images, annotations = coco['images'], coco['annotations']
+    prefix = str(voc_dir) + os.sep
+    crowd = bool(difficult_as_crowd)
     for item, image_path in parsed:
-        name = item.xml_path.name
-        image_id = len(coco['images']) + 1
-        ids_by_stem[item.xml_path.stem] = image_id
-        prefix = root + os.sep
+        name = os.path.basename(item.xml_path)
+        image_id = len(images) + 1
+        ids_by_stem[os.path.splitext(name)[0]] = image_id
         file_name = (image_path[len(prefix):] if image_path.startswith(prefix)
-                     else os.path.relpath(image_path, root)).replace(os.sep, '/')
-        coco['images'].append({'id': image_id, 'file_name': file_name,
-                               'width': item.width, 'height': item.height})
+                     else os.path.relpath(image_path, voc_dir)).replace(os.sep, '/')
+        width, height = item.width, item.height
+        images.append({'id': image_id, 'file_name': file_name, 'width': width, 'height': height})
         for message in item.bad_objects:
             report.add('bad_object', message)
         for obj in item.objects:
-            if obj.name not in cat_ids:
+            cat_id = cat_ids.get(obj.name)
+            if cat_id is None:
                 report.add('unknown_class', f'{name}: {obj.name!r}')
                 continue
-            box, clipped = voc_box_to_coco(obj.bbox, item.width, item.height)
-            if box is None:
-                report.add('degenerate_box', f'{name}: {obj.name} {list(obj.bbox)}')
-                continue
-            if clipped:
-                report.add('clipped_box', f'{name}: {obj.name} {list(obj.bbox)}')
-            coco['annotations'].append({
-                'id': len(coco['annotations']) + 1, 'image_id': image_id, 'category_id': cat_ids[obj.name],
-                'bbox': [round(v, 2) for v in box], 'area': round(box[2] * box[3], 2),
-                'iscrowd': int(obj.difficult and difficult_as_crowd)})
+            xmin, ymin, xmax, ymax = obj.bbox
+            if xmin >= 1 and ymin >= 1 and xmax <= width and ymax <= height and xmax > xmin and ymax > ymin:
+                box = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]  # inside the image: the hot path
+            else:
+                box, clipped = voc_box_to_coco(obj.bbox, width, height)
+                if box is None:
+                    report.add('degenerate_box', f'{name}: {obj.name} {list(obj.bbox)}')
+                    continue
+                if clipped:
+                    report.add('clipped_box', f'{name}: {obj.name} {list(obj.bbox)}')
+            area = box[2] * box[3]
+            if box[0] % 1 or box[1] % 1 or box[2] % 1 or box[3] % 1:  # whole pixels need no rounding
+                box, area = [round(v, 2) for v in box], round(area, 2)
+            annotations.append({'id': len(annotations) + 1, 'image_id': image_id, 'category_id': cat_id,
+                                'bbox': box, 'area': area, 'iscrowd': int(obj.difficult and crowd)})
         if not item.objects and not item.bad_objects:
             report.add('empty_image', name)
     report.counts.update({'images': len(coco['images']), 'boxes_out': len(coco['annotations'])})
@@ -545,23 +557,39 @@ def subset(coco: dict, image_ids: Iterable[int]) -> dict:
             'categories': coco['categories']}
 
 
-def write_coco_json(coco: dict, path: Path) -> None:
-    """Write ``coco`` as compact JSON, :data:`JSON_CHUNK` records per write (no whole-file string in memory).
+class EncodedCOCO:
+    """A COCO dict encoded to compact JSON once, image by image, to write any subset of it quickly.
 
-    The bytes equal ``json.dumps(coco, separators=(',', ':'))``.
+    Every split file is a join of the pieces of its images, so an image in train and in
+    trainval is encoded once. :meth:`write` gives the bytes of
+    ``json.dumps(subset(coco, ids), separators=(',', ':'))`` and holds at most
+    :data:`JSON_CHUNK` images' text in memory at a time, never a whole file.
     """
-    dumps = json.JSONEncoder(separators=(',', ':')).encode
-    with open(path, 'w', encoding='utf-8') as f:
-        for i, (key, value) in enumerate(coco.items()):
-            f.write(('{' if i == 0 else ',') + dumps(key) + ':')
-            if isinstance(value, list):
-                f.write('[')
-                for start in range(0, len(value), JSON_CHUNK):  # C-speed encoding, bounded memory
-                    f.write((',' if start else '') + dumps(value[start:start + JSON_CHUNK])[1:-1])
-                f.write(']')
-            else:
-                f.write(dumps(value))
-        f.write('}' if coco else '{}')
+
+    def __init__(self, coco: dict) -> None:
+        dumps = json.JSONEncoder(separators=(',', ':')).encode
+        by_image: dict[int, list[dict]] = {}
+        for ann in coco['annotations']:
+            by_image.setdefault(ann['image_id'], []).append(ann)
+        self.order = [im['id'] for im in coco['images']]
+        self.images = {im['id']: dumps(im) for im in coco['images']}
+        self.annotations = {i: dumps(anns)[1:-1] for i, anns in by_image.items()}
+        self.categories = dumps(coco['categories'])
+
+    def write(self, path: str | os.PathLike, image_ids: Iterable[int]) -> None:
+        """Write the images ``image_ids`` (in the dataset's order) and their boxes to ``path``."""
+        keep = set(image_ids)
+        ids = [i for i in self.order if i in keep]
+        with open(path, 'w', encoding='utf-8') as f:
+            for key, pieces in (('images', self.images), ('annotations', self.annotations)):
+                f.write(('{' if key == 'images' else '],') + f'"{key}":[')
+                first = True
+                for start in range(0, len(ids), JSON_CHUNK):
+                    text = ','.join(pieces[i] for i in ids[start:start + JSON_CHUNK] if i in pieces)
+                    if text:
+                        f.write(text if first else ',' + text)
+                        first = False
+            f.write('],"categories":' + self.categories + '}')
 
 
 def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -590,13 +618,14 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
         raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
                        f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
     (out_dir / 'annotations').mkdir(parents=True, exist_ok=True)
+    encoded = EncodedCOCO(coco)
     parts = {}
     for name, stems in splits.items():
         missing = [s for s in stems if s not in ids_by_stem]
         for stem in missing:
             report.add('split_id_without_image', f'{name}.txt: {stem}')
         part = subset(coco, (ids_by_stem[s] for s in stems if s in ids_by_stem))
-        write_coco_json(part, out_dir / 'annotations' / f'{name}.json')
+        encoded.write(out_dir / 'annotations' / f'{name}.json', (im['id'] for im in part['images']))
         report.counts[f'images_{name}'] = len(part['images'])
         parts[name] = part
     stats = {name: coco_statistics(part) for name, part in parts.items()}

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from conftest import SAMPLE, run_tool, shared_dataset, voc_xml, write_image
 
-from custom.voc import (BOX_DROP_KINDS, VOCError, convert_voc_to_coco, kfold_splits, parse_class_map,
-                        parse_voc_xml, random_splits, voc_box_to_coco, write_coco_splits)
+from custom.voc import (BOX_DROP_KINDS, EncodedCOCO, VOCError, convert_voc_to_coco, kfold_splits, parse_class_map,
+                        parse_voc_xml, random_splits, subset, voc_box_to_coco, write_coco_splits)
 
 
 def make_voc(root: Path, items: dict[str, str], images: bool = True) -> Path:
@@ -207,6 +207,18 @@ def test_parallel_conversion_gives_the_same_bytes(tmp_path):
         assert one == (tmp_path / 'w2' / 'annotations' / f'{name}.json').read_bytes()
         assert one == json.dumps(json.loads(one), separators=(',', ':')).encode()  # streamed = dumps
     assert (tmp_path / 'w1' / 'report.json').read_text() == (tmp_path / 'w2' / 'report.json').read_text()
+
+
+def test_encoded_subsets_are_the_bytes_of_json_dumps(tmp_path, monkeypatch):
+    coco, _, _ = convert_voc_to_coco(SAMPLE)
+    coco['images'].append({'id': 999, 'file_name': 'a "quoted" é.jpg', 'width': 3, 'height': 2})  # no boxes
+    monkeypatch.setattr('custom.voc.JSON_CHUNK', 7)  # several chunks per file
+    encoded = EncodedCOCO(coco)
+    ids = [im['id'] for im in coco['images']]
+    for keep in ([], ids, ids[::3], [999], [ids[5], ids[1]]):
+        encoded.write(tmp_path / 'part.json', keep)
+        expected = json.dumps(subset(coco, keep), separators=(',', ':'))
+        assert (tmp_path / 'part.json').read_text(encoding='utf-8') == expected, keep
 
 
 def test_random_split_is_deterministic_and_complete():

@@ -5,8 +5,11 @@ read each object's name and four box coordinates (no validation, no images, no o
 
     python tools/benchmark_converter.py [--repeats 7] [--datasets ../shared/datasets/bccd ...]
 
-For each dataset it alternates the two commands, takes the median wall time of each and
-prints files/s, boxes/s and the ratio convert / parse-only (target: <= 1.5).
+For each dataset it runs each command once untimed (so Python's bytecode cache is warm, as
+on a user's second run; PYTHONDONTWRITEBYTECODE is cleared for the children), then
+alternates the two, takes the median wall time and the median CPU time (user + system) of
+each and prints files/s, boxes/s and the ratios convert / parse-only (target: <= 1.5). The
+CPU ratio is the steadier of the two when other work shares the machine.
 
 ``--big N`` (default 100000; 0 skips) then builds an N-file folder from BCCD's annotations
 (its 364 images copied once, each XML repeated under new names) and converts it with one
@@ -15,6 +18,7 @@ process and with one per core, printing wall time and peak memory of each.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,10 +42,20 @@ PARSE_ONLY = ('import sys\nfrom pathlib import Path\nfrom lxml import etree\n'
               'print(len(files), len(boxes))\n')
 
 
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop('PYTHONDONTWRITEBYTECODE', None)
+    return env
+
+
 def timed(cmd):
+    """Run ``cmd``; return (wall seconds, stdout, CPU seconds of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return time.perf_counter() - start, out
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True, env=_env()).stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, out, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 # Runs a tool as __main__ and then prints the peak RSS of this process and of its pool workers.
@@ -70,7 +84,7 @@ def big_folder_rows(bccd: Path, n: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         make_big_folder(bccd, Path(tmp, 'voc'), n)
         for workers in (1, os.cpu_count() or 1):
-            t, out = timed([sys.executable, '-c', PEAK_RSS, 'tools/dataset_converters/voc2coco.py', f'{tmp}/voc',
+            t, out, _ = timed([sys.executable, '-c', PEAK_RSS, 'tools/dataset_converters/voc2coco.py', f'{tmp}/voc',
                             '--out-dir', f'{tmp}/out{workers}', '--split', '0.8,0.1,0.1', '--workers', str(workers)])
             main_mb, worker_mb = map(int, out.split('PEAK_RSS_MB')[1].split())
             rows.append({'files': n, 'workers': workers, 'convert_s': round(t, 1), 'files_per_s': round(n / t),
@@ -88,24 +102,28 @@ def main(argv=None):
     rows = []
     for dataset in args.datasets:
         extra = [] if Path(dataset, 'ImageSets', 'Main').is_dir() else ['--split', '0.8,0.1,0.1']
-        parse_t, convert_t = [], []
+        parse_cmd = [sys.executable, '-c', PARSE_ONLY, dataset]
         with tempfile.TemporaryDirectory() as tmp:
+            def convert_cmd(i):
+                return [sys.executable, 'tools/dataset_converters/voc2coco.py', dataset, '--out-dir', f'{tmp}/out{i}',
+                        *extra]
+            timed(parse_cmd), timed(convert_cmd('warm'))  # untimed: bytecode cache and file cache warm
+            parse_runs, convert_runs = [], []
             for i in range(args.repeats):
-                t, out = timed([sys.executable, '-c', PARSE_ONLY, dataset])
-                parse_t.append(t)
-                t, _ = timed([sys.executable, 'tools/dataset_converters/voc2coco.py', dataset,
-                              '--out-dir', f'{tmp}/out{i}', *extra])
-                convert_t.append(t)
-        files, boxes = map(int, out.split())
-        p, c = statistics.median(parse_t), statistics.median(convert_t)
+                parse_runs.append(timed(parse_cmd))
+                convert_runs.append(timed(convert_cmd(i)))
+        files, boxes = map(int, parse_runs[-1][1].split())
+        p, c = (statistics.median(r[0] for r in runs) for runs in (parse_runs, convert_runs))
+        p_cpu, c_cpu = (statistics.median(r[2] for r in runs) for runs in (parse_runs, convert_runs))
         rows.append({'dataset': Path(dataset).name, 'files': files, 'boxes': boxes, 'parse_only_s': round(p, 3),
                      'convert_s': round(c, 3), 'ratio': round(c / p, 2), 'files_per_s': round(files / c),
-                     'boxes_per_s': round(boxes / c)})
-    print('| dataset | files | boxes | lxml parse only | convert | ratio | files/s | boxes/s |')
-    print('|---|---|---|---|---|---|---|---|')
+                     'boxes_per_s': round(boxes / c), 'parse_only_cpu_s': round(p_cpu, 3),
+                     'convert_cpu_s': round(c_cpu, 3), 'cpu_ratio': round(c_cpu / p_cpu, 2)})
+    print('| dataset | files | boxes | lxml parse only | convert | ratio | CPU ratio | files/s | boxes/s |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f"| {r['dataset']} | {r['files']} | {r['boxes']} | {r['parse_only_s']} s | {r['convert_s']} s "
-              f"| {r['ratio']} | {r['files_per_s']} | {r['boxes_per_s']} |")
+              f"| {r['ratio']} | {r['cpu_ratio']} | {r['files_per_s']} | {r['boxes_per_s']} |")
     big = big_folder_rows(Path(args.bccd), args.big) if args.big else []
     if big:
         print('\n| files | processes | convert | files/s | peak RSS main / worker |')
