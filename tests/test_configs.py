@@ -116,11 +116,22 @@ def test_cpu_configs_train_offline(path: Path):
     assert _pretrained_init(cfg.model) == []
 
 
+def _mmdet_base(path: Path) -> str:
+    """The ``mmdet::`` config that ``path`` inherits, following local ``_base_`` files (recipes)."""
+    text = path.read_text()
+    found = re.search(r"'mmdet::([^']+)'", text)
+    if found:
+        return found.group(1)
+    recipe = re.search(r"'(\.\./_base_/recipes/[^']+)'", text)
+    assert recipe, f'{path}: no mmdet:: base and no recipe'
+    return _mmdet_base((path.parent / recipe.group(1)).resolve())
+
+
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'cpu' not in p.name], ids=lambda p: p.name)
 def test_gpu_configs_fine_tune_from_their_mmdet_coco_checkpoint(path: Path):
     import mmdet
     import yaml
-    base = re.search(r"_base_ = \[?'mmdet::([^']+)'", path.read_text()).group(1)
+    base = _mmdet_base(path)
     metafile = Path(mmdet.__file__).parent / '.mim/configs' / Path(base).parent / 'metafile.yml'
     weights = {m['Config']: m.get('Weights') for m in yaml.safe_load(metafile.read_text())['Models']}
     assert Config.fromfile(str(path)).load_from == weights[f'configs/{base}']

@@ -1,6 +1,7 @@
 # RTMDet-tiny at 320 px for face-mask, trained from scratch on a 2-core CPU: the shared recipe in
 # configs/_base_/recipes/ (mmdet's model and pipelines, sizes halved) on the face-mask splits.
-_base_ = ['../_base_/recipes/rtmdet_tiny-scratch_cpu-320_1xb8-50e.py', '../_base_/datasets/face_mask.py']
+_base_ = ['../_base_/recipes/rtmdet_tiny-scratch_cpu-320_1xb8-50e.py',
+          '../_base_/datasets/face_mask.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.face_mask_num_classes}}))
 train_dataloader = dict(dataset={{_base_.face_mask_train}})

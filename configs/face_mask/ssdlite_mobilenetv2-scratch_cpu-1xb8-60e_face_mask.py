@@ -1,34 +1,10 @@
-# SSDLite-MobileNetV2 at 320x320 for face-mask, sized for a 2-core CPU: the BCCD CPU recipe, unchanged.
-# Inherits mmdet's own model, pipeline and schedule; only what differs is set here.
-_base_ = [
-    'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py',
-    '../_base_/datasets/face_mask.py',
-]
-custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
+# SSDLite-MobileNetV2 at 320 px (CPU) for face-mask: its recipe (the first base) on the face-mask splits.
+_base_ = ['../_base_/recipes/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e.py',
+          '../_base_/datasets/face_mask.py']
 
-max_epochs = 60     # cosine schedule length
-batch_size = 8      # one process; auto_scale_lr scales lr from base_lr at this size
-base_lr = 0.015     # mmdet's lr, kept: SGD at batch 8 from scratch
-warmup_iters = 100  # ~2 epochs of linear warm-up (mmdet: 500 iterations at batch 192)
-
-model = dict(bbox_head=dict(type='FixedSSDHead', num_classes={{_base_.face_mask_num_classes}}))
-train_dataloader = dict(
-    batch_size=batch_size, num_workers=2, persistent_workers=True,
-    dataset=dict(times=1, dataset={{_base_.face_mask_train}}))
-val_dataloader = dict(batch_size=8, num_workers=2, dataset={{_base_.face_mask_val}})
-test_dataloader = dict(batch_size=8, num_workers=2, dataset={{_base_.face_mask_test}})
+model = dict(bbox_head=dict(num_classes={{_base_.face_mask_num_classes}}))
+train_dataloader = dict(dataset=dict(dataset={{_base_.face_mask_train}}))
+val_dataloader = dict(dataset={{_base_.face_mask_val}})
+test_dataloader = dict(dataset={{_base_.face_mask_test}})
 val_evaluator = {{_base_.face_mask_val_evaluator}}
 test_evaluator = {{_base_.face_mask_test_evaluator}}
-
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
-    dict(type='CosineAnnealingLR', begin=0, T_max=max_epochs, end=max_epochs, by_epoch=True, eta_min=0),
-]
-optim_wrapper = dict(optimizer=dict(lr=base_lr))
-auto_scale_lr = dict(base_batch_size=batch_size)
-default_hooks = dict(
-    # a checkpoint every epoch (under a second) so an interrupted run loses at most one
-    checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='coco/bbox_mAP_50', rule='greater'),
-    logger=dict(interval=10))
-env_cfg = dict(cudnn_benchmark=False)
