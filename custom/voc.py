@@ -23,7 +23,7 @@ import os
 import random
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from lxml import etree
 
@@ -428,13 +428,14 @@ def default_workers(n_files: int) -> int:
 
 
 def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress: bool, workers: int
-             ) -> list[tuple[VOCImage, str]]:
+             ) -> Iterator[tuple[VOCImage, str]]:
     """Parse every XML file, resolve its image and check its size; unusable files go to ``report``.
+
+    Yields ``(item, image_path)`` file by file, so a caller need not hold every parsed file.
 
     The image's own size wins over the XML's ``<size>``: it is what the model is trained on.
     A missing ``<size>`` is reported as ``size_from_image``, a different one as ``size_mismatch``.
     """
-    parsed = []
     seen: dict[str, Path] = {}
     for xml_path, result in zip(xml_files, _load_all(str(voc_dir), xml_files, workers, progress)):
         if isinstance(result[0], str):
@@ -459,8 +460,7 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
             report.add('size_mismatch', f'{xml_path.name}: <size> says {item.width}x{item.height}, '
                        f'the image is {width}x{height}{hint}; boxes are clipped to the image')
         item.width, item.height = width, height
-        parsed.append((item, image_path))
-    return parsed
+        yield item, image_path
 
 
 def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | None = None,
@@ -490,30 +490,18 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
     report = Report()
     report.counts.update({'xml_files': len(xml_files), 'boxes_in': 0, 'boxes_of_dropped_images': 0})
     workers = default_workers(len(xml_files)) if workers is None else workers
-    parsed = _collect(voc_dir, xml_files, report, progress, workers)
+    if classes and len(set(classes)) != len(classes):
+        raise ValueError(f'duplicate class names in {list(classes)}')
     class_map = class_map or {}
-    for item, _ in parsed:
-        for obj in item.objects:
-            obj.name = class_map.get(obj.name, obj.name)
-    found = sorted({o.name for item, _ in parsed for o in item.objects})
-    class_list = list(classes) if classes else found
-    if len(set(class_list)) != len(class_list):
-        raise ValueError(f'duplicate class names in {class_list}')
-    cat_ids = {name: i + 1 for i, name in enumerate(class_list)}
-    unknown_names = sorted(set(found) - set(cat_ids))
-    if unknown_names and unknown == 'error':
-        where = {n: next(i.xml_path.name for i, _ in parsed if any(o.name == n for o in i.objects))
-                 for n in unknown_names}
-        raise VOCError(f'{voc_dir}: classes {unknown_names} are not in the class list {class_list} '
-                       f'(first seen in {where}); add them, map them with --class-map old=new, '
-                       f'or drop them with --unknown drop')
-    coco: dict = {'images': [], 'annotations': [],
-                  'categories': [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]}
+    discover = not classes  # ids then follow the sorted names found, known only at the end
+    cat_ids = {} if discover else {name: i + 1 for i, name in enumerate(classes)}
+    outside: dict[str, str] = {}  # class outside `classes` -> first file it is in
+    coco: dict = {'images': [], 'annotations': [], 'categories': []}
     ids_by_stem: dict[str, int] = {}
     images, annotations = coco['images'], coco['annotations']
     prefix = str(voc_dir) + os.sep
     crowd = bool(difficult_as_crowd)
-    for item, image_path in parsed:
+    for item, image_path in _collect(voc_dir, xml_files, report, progress, workers):  # streamed
         name = os.path.basename(item.xml_path)
         image_id = len(images) + 1
         ids_by_stem[os.path.splitext(name)[0]] = image_id
@@ -524,20 +512,25 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
         for message in item.bad_objects:
             report.add('bad_object', message)
         for obj in item.objects:
-            cat_id = cat_ids.get(obj.name)
+            label = class_map.get(obj.name, obj.name)
+            cat_id = cat_ids.get(label)
             if cat_id is None:
-                report.add('unknown_class', f'{name}: {obj.name!r}')
-                continue
+                if discover:  # a provisional id, in order of discovery
+                    cat_id = cat_ids[label] = len(cat_ids) + 1
+                else:
+                    outside.setdefault(label, name)
+                    report.add('unknown_class', f'{name}: {label!r}')
+                    continue
             xmin, ymin, xmax, ymax = obj.bbox
             if xmin >= 1 and ymin >= 1 and xmax <= width and ymax <= height and xmax > xmin and ymax > ymin:
                 box = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]  # inside the image: the hot path
             else:
                 box, clipped = voc_box_to_coco(obj.bbox, width, height)
                 if box is None:
-                    report.add('degenerate_box', f'{name}: {obj.name} {list(obj.bbox)}')
+                    report.add('degenerate_box', f'{name}: {label} {list(obj.bbox)}')
                     continue
                 if clipped:
-                    report.add('clipped_box', f'{name}: {obj.name} {list(obj.bbox)}')
+                    report.add('clipped_box', f'{name}: {label} {list(obj.bbox)}')
             area = box[2] * box[3]
             if box[0] % 1 or box[1] % 1 or box[2] % 1 or box[3] % 1:  # whole pixels need no rounding
                 box, area = [round(v, 2) for v in box], round(area, 2)
@@ -545,6 +538,19 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
                                 'bbox': box, 'area': area, 'iscrowd': int(obj.difficult and crowd)})
         if not item.objects and not item.bad_objects:
             report.add('empty_image', name)
+    if outside and unknown == 'error':
+        where = {n: outside[n] for n in sorted(outside)}
+        raise VOCError(f'{voc_dir}: classes {sorted(outside)} are not in the class list {list(classes)} '
+                       f'(first seen in {where}); add them, map them with --class-map old=new, '
+                       f'or drop them with --unknown drop')
+    if discover:
+        final = {label: i + 1 for i, label in enumerate(sorted(cat_ids))}
+        remap = {cat_ids[label]: final[label] for label in cat_ids}
+        if any(old != new for old, new in remap.items()):
+            for ann in annotations:
+                ann['category_id'] = remap[ann['category_id']]
+        cat_ids = final
+    coco['categories'] = [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]
     report.counts.update({'images': len(coco['images']), 'boxes_out': len(coco['annotations'])})
     return coco, ids_by_stem, report
 
