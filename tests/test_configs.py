@@ -27,6 +27,33 @@ def test_config_is_consistent_and_builds(path: Path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
+PAIRS = [(p, p.parent.parent / 'face_mask' / p.name.replace('_bccd.py', '_face_mask.py'))
+         for p in CONFIGS if p.parent.name == 'bccd' and p.name.endswith('_bccd.py')]
+
+
+def _training_recipe(path: Path) -> dict:
+    """A config without what comes from its dataset: the model's training recipe."""
+    cfg = Config.fromfile(str(path)).to_dict()
+    for key in list(cfg):
+        if key.startswith(('bccd_', 'face_mask_')) or key.endswith('_evaluator'):
+            del cfg[key]
+    cfg['model']['bbox_head'].pop('num_classes')
+    for split in ('train', 'val', 'test'):
+        inner = cfg[f'{split}_dataloader']['dataset']
+        while 'dataset' in inner:  # RepeatDataset and other wrappers
+            inner = inner['dataset']
+        for key in ('data_root', 'metainfo', 'ann_file'):
+            inner.pop(key)
+    return cfg
+
+
+@pytest.mark.parametrize('pair', PAIRS, ids=lambda pair: pair[0].name.replace('_bccd.py', ''))
+def test_each_model_trains_the_same_way_on_both_datasets(pair):
+    bccd, face_mask = pair
+    assert face_mask.is_file(), f'{bccd.name} has no face-mask twin {face_mask}'
+    assert _training_recipe(bccd) == _training_recipe(face_mask)
+
+
 def test_default_data_root_and_env_override(monkeypatch):
     path = str(CONFIGS[0])
     assert Config.fromfile(path).test_dataloader.dataset.data_root.startswith('data/')
