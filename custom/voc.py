@@ -523,7 +523,8 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
                     continue
             xmin, ymin, xmax, ymax = obj.bbox
             if xmin >= 1 and ymin >= 1 and xmax <= width and ymax <= height and xmax > xmin and ymax > ymin:
-                box = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]  # inside the image: the hot path
+                x1, y1 = xmin - 1, ymin - 1  # inside the image (the hot path): as voc_box_to_coco, unclipped
+                box = [x1, y1, xmax - x1, ymax - y1]
             else:
                 box, clipped = voc_box_to_coco(obj.bbox, width, height)
                 if box is None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,26 @@ def test_parallel_conversion_gives_the_same_bytes(tmp_path):
         assert one == (tmp_path / 'w2' / 'annotations' / f'{name}.json').read_bytes()
         assert one == json.dumps(json.loads(one), separators=(',', ':')).encode()  # streamed = dumps
     assert (tmp_path / 'w1' / 'report.json').read_text() == (tmp_path / 'w2' / 'report.json').read_text()
+
+
+_coordinate = st.one_of(st.integers(-20, 130), st.floats(-20, 130).map(lambda v: round(v, 3)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(box=st.tuples(_coordinate, _coordinate, _coordinate, _coordinate))
+def test_converted_box_is_the_documented_conversion_for_any_coordinates(tmp_path, box):
+    # the converter's shortcut for boxes inside the image must agree with voc_box_to_coco + rounding
+    root = Path(tempfile.mkdtemp(dir=tmp_path)) / 'voc'
+    make_voc(root, {'a': voc_xml(objects=[('cat', *box)])})
+    coco, _, report = convert_voc_to_coco(root)
+    expected, clipped = voc_box_to_coco(box, 100, 80)
+    if expected is None:
+        assert coco['annotations'] == [] and ('degenerate_box' in report.problems)
+    else:
+        (ann,) = coco['annotations']
+        assert ann['bbox'] == [round(v, 2) for v in expected]
+        assert ann['area'] == round(expected[2] * expected[3], 2)
+        assert ('clipped_box' in report.problems) == clipped
 
 
 def test_encoded_subsets_are_the_bytes_of_json_dumps(tmp_path, monkeypatch):
