@@ -104,14 +104,12 @@ def main(argv=None):
         extra = [] if Path(dataset, 'ImageSets', 'Main').is_dir() else ['--split', '0.8,0.1,0.1']
         parse_cmd = [sys.executable, '-c', PARSE_ONLY, dataset]
         with tempfile.TemporaryDirectory() as tmp:
-            def convert_cmd(i):
-                return [sys.executable, 'tools/dataset_converters/voc2coco.py', dataset, '--out-dir', f'{tmp}/out{i}',
-                        *extra]
-            timed(parse_cmd), timed(convert_cmd('warm'))  # untimed: bytecode cache and file cache warm
+            convert_cmd = [sys.executable, 'tools/dataset_converters/voc2coco.py', dataset, *extra, '--out-dir']
+            timed(parse_cmd), timed([*convert_cmd, f'{tmp}/warm'])  # untimed: bytecode and file caches warm
             parse_runs, convert_runs = [], []
             for i in range(args.repeats):
                 parse_runs.append(timed(parse_cmd))
-                convert_runs.append(timed(convert_cmd(i)))
+                convert_runs.append(timed([*convert_cmd, f'{tmp}/out{i}']))
         files, boxes = map(int, parse_runs[-1][1].split())
         p, c = (statistics.median(r[0] for r in runs) for runs in (parse_runs, convert_runs))
         p_cpu, c_cpu = (statistics.median(r[2] for r in runs) for runs in (parse_runs, convert_runs))
