@@ -233,10 +233,11 @@ def test_converted_box_is_the_documented_conversion_for_any_coordinates(tmp_path
 def test_encoded_subsets_are_the_bytes_of_json_dumps(tmp_path, monkeypatch):
     coco, _, _ = convert_voc_to_coco(SAMPLE)
     coco['images'].append({'id': 999, 'file_name': 'a "quoted" é.jpg', 'width': 3, 'height': 2})  # no boxes
+    coco['images'].append({'id': 1000, 'file_name': 'x},{"id":7}.jpg', 'width': 3, 'height': 2})  # a record seam
     monkeypatch.setattr('custom.voc.JSON_CHUNK', 7)  # several chunks per file
     encoded = EncodedCOCO(coco)
     ids = [im['id'] for im in coco['images']]
-    for keep in ([], ids, ids[::3], [999], [ids[5], ids[1]]):
+    for keep in ([], ids, ids[::3], [999, 1000], [ids[5], ids[1]]):
         encoded.write(tmp_path / 'part.json', keep)
         expected = json.dumps(subset(coco, keep), separators=(',', ':'))
         assert (tmp_path / 'part.json').read_text(encoding='utf-8') == expected, keep
