@@ -205,6 +205,8 @@ def voc_box_to_coco(bbox: Sequence[float], width: int, height: int
     if xmax <= xmin or ymax <= ymin:
         return None, False
     x1, y1, x2, y2 = xmin - 1, ymin - 1, xmax, ymax
+    if x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height:  # inside the image, the common case
+        return [x1, y1, x2 - x1, y2 - y1], False
     cx1, cy1 = min(max(x1, 0.0), width), min(max(y1, 0.0), height)
     cx2, cy2 = min(max(x2, 0.0), width), min(max(y2, 0.0), height)
     if cx2 <= cx1 or cy2 <= cy1:
@@ -521,17 +523,12 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
                     outside.setdefault(label, name)
                     report.add('unknown_class', f'{name}: {label!r}')
                     continue
-            xmin, ymin, xmax, ymax = obj.bbox
-            if xmin >= 1 and ymin >= 1 and xmax <= width and ymax <= height and xmax > xmin and ymax > ymin:
-                x1, y1 = xmin - 1, ymin - 1  # inside the image (the hot path): as voc_box_to_coco, unclipped
-                box = [x1, y1, xmax - x1, ymax - y1]
-            else:
-                box, clipped = voc_box_to_coco(obj.bbox, width, height)
-                if box is None:
-                    report.add('degenerate_box', f'{name}: {label} {list(obj.bbox)}')
-                    continue
-                if clipped:
-                    report.add('clipped_box', f'{name}: {label} {list(obj.bbox)}')
+            box, clipped = voc_box_to_coco(obj.bbox, width, height)
+            if box is None:
+                report.add('degenerate_box', f'{name}: {label} {list(obj.bbox)}')
+                continue
+            if clipped:
+                report.add('clipped_box', f'{name}: {label} {list(obj.bbox)}')
             area = box[2] * box[3]
             if box[0] % 1 or box[1] % 1 or box[2] % 1 or box[3] % 1:  # whole pixels need no rounding
                 box, area = [round(v, 2) for v in box], round(area, 2)
@@ -647,8 +644,9 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
         missing = [s for s in stems if s not in ids_by_stem]
         for stem in missing:
             report.add('split_id_without_image', f'{name}.txt: {stem}')
-        part = subset(coco, (ids_by_stem[s] for s in stems if s in ids_by_stem))
-        encoded.write(out_dir / 'annotations' / f'{name}.json', (im['id'] for im in part['images']))
+        image_ids = [ids_by_stem[s] for s in stems if s in ids_by_stem]
+        part = subset(coco, image_ids)
+        encoded.write(out_dir / 'annotations' / f'{name}.json', image_ids)
         report.counts[f'images_{name}'] = len(part['images'])
         parts[name] = part
     stats = {name: coco_statistics(part) for name, part in parts.items()}

@@ -8,7 +8,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from conftest import REPO
-from custom.config_check import ConfigError, assert_config_consistent, check_config
+from custom.config_check import ConfigError, assert_config_consistent, check_config, innermost_dataset
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
@@ -39,9 +39,7 @@ def _training_recipe(path: Path) -> dict:
             del cfg[key]
     cfg['model']['bbox_head'].pop('num_classes')
     for split in ('train', 'val', 'test'):
-        inner = cfg[f'{split}_dataloader']['dataset']
-        while 'dataset' in inner:  # RepeatDataset and other wrappers
-            inner = inner['dataset']
+        inner = innermost_dataset(cfg[f'{split}_dataloader']['dataset'])
         for key in ('data_root', 'metainfo', 'ann_file'):
             inner.pop(key)
     return cfg

@@ -216,7 +216,7 @@ _coordinate = st.one_of(st.integers(-20, 130), st.floats(-20, 130).map(lambda v:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(box=st.tuples(_coordinate, _coordinate, _coordinate, _coordinate))
 def test_converted_box_is_the_documented_conversion_for_any_coordinates(tmp_path, box):
-    # the converter's shortcut for boxes inside the image must agree with voc_box_to_coco + rounding
+    # what the converter writes for any box is voc_box_to_coco's result, rounded to 0.01 px, and its report
     root = Path(tempfile.mkdtemp(dir=tmp_path)) / 'voc'
     make_voc(root, {'a': voc_xml(objects=[('cat', *box)])})
     coco, _, report = convert_voc_to_coco(root)
