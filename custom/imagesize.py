@@ -6,12 +6,14 @@ the EXIF orientation tag, as OpenCV (mmcv's decoder) does when it loads the imag
 """
 from __future__ import annotations
 
+import os
 import struct
-from typing import BinaryIO
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, ...): not DHT/JPG/DAC.
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _MAX_JPEG_SEGMENTS = 1000  # a hostile file with endless segments fails instead of looping
+_HEAD_BYTES = 4096  # read at once: holds the frame header of most JPEGs (those without big EXIF/ICC blocks)
+_O_READ = os.O_RDONLY | getattr(os, 'O_BINARY', 0)  # O_BINARY: Windows would otherwise translate bytes
 
 
 class ImageSizeError(ValueError):
@@ -24,11 +26,12 @@ def image_size(path: str) -> tuple[int, int]:
     Raises :class:`ImageSizeError` naming the file when it is truncated, empty or of
     another format.
     """
-    with open(path, 'rb') as f:
-        head = f.read(26)
+    fd = os.open(path, _O_READ)  # one read of the head, no file object: this runs once per image
+    try:
+        head = os.read(fd, _HEAD_BYTES)
         try:
             if head[:2] == b'\xff\xd8':
-                return _jpeg_size(f, path)
+                return _jpeg_size(fd, head, path)
             if head[:8] == b'\x89PNG\r\n\x1a\n' and head[12:16] == b'IHDR':
                 width, height = struct.unpack('>II', head[16:24])
                 return _positive(width, height, path)
@@ -41,6 +44,8 @@ def image_size(path: str) -> tuple[int, int]:
                 return _positive(width, abs(height), path)  # negative height: top-down rows
         except struct.error:
             raise ImageSizeError(f'{path}: truncated image header') from None
+    finally:
+        os.close(fd)
     kind = 'empty file' if not head else f'starts with {head[:8]!r}'
     raise ImageSizeError(f'{path}: not a JPEG, PNG or BMP image ({kind})')
 
@@ -51,40 +56,44 @@ def _positive(width: int, height: int, path: str) -> tuple[int, int]:
     return width, height
 
 
-def _read(f: BinaryIO, n: int) -> bytes:
-    data = f.read(n)
+def _read(fd: int, head: bytes, start: int, n: int) -> bytes:
+    """``n`` bytes at offset ``start``: from ``head`` when it holds them, else from the file."""
+    if start + n <= len(head):
+        return head[start:start + n]
+    os.lseek(fd, start, os.SEEK_SET)
+    data = os.read(fd, n)
     if len(data) != n:
         raise struct.error('truncated')
     return data
 
 
-def _jpeg_size(f: BinaryIO, path: str) -> tuple[int, int]:
-    f.seek(2)
+def _jpeg_size(fd: int, head: bytes, path: str) -> tuple[int, int]:
+    pos = 2
     orientation = 1
     for _ in range(_MAX_JPEG_SEGMENTS):
-        marker = _read(f, 2)
+        marker = _read(fd, head, pos, 2)
         while marker[1] == 0xFF:  # fill bytes before a marker
-            marker = marker[1:] + _read(f, 1)
+            pos += 1
+            marker = _read(fd, head, pos, 2)
         if marker[0] != 0xFF:
             raise ImageSizeError(f'{path}: corrupt JPEG (no marker where one is expected)')
         kind = marker[1]
+        pos += 2
         if kind == 0xD9 or kind == 0xDA:  # end of image / start of scan before any frame header
             break
         if 0xD0 <= kind <= 0xD7 or kind == 0x01:  # markers without a length
             continue
-        length = struct.unpack('>H', _read(f, 2))[0]
+        length = struct.unpack('>H', _read(fd, head, pos, 2))[0]
         if length < 2:
             raise ImageSizeError(f'{path}: corrupt JPEG (segment length {length})')
         if kind in _SOF:
-            height, width = struct.unpack('>xHH', _read(f, 5))
+            height, width = struct.unpack('>xHH', _read(fd, head, pos + 2, 5))
             if orientation in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
                 width, height = height, width
             return _positive(width, height, path)
         if kind == 0xE1 and orientation == 1:
-            segment = _read(f, length - 2)
-            orientation = _exif_orientation(segment)
-        else:
-            f.seek(length - 2, 1)
+            orientation = _exif_orientation(_read(fd, head, pos + 2, length - 2))
+        pos += length
     raise ImageSizeError(f'{path}: JPEG without a frame header (truncated or corrupt)')
 
 

@@ -4,7 +4,9 @@ Pure Python, light imports (no numpy/matplotlib): cheap enough to run on every c
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
+from operator import itemgetter
 from typing import Sequence
 
 
@@ -29,29 +31,24 @@ def coco_statistics(coco: dict) -> dict:
     """
     names = {c['id']: c['name'] for c in coco['categories']}
     anns = coco['annotations']
-    per_image = Counter(a['image_id'] for a in anns)
+    image_ids = list(map(itemgetter('image_id'), anns))  # map/itemgetter: C loops, this runs on every conversion
+    cat_ids = list(map(itemgetter('category_id'), anns))
+    boxes = list(map(itemgetter('bbox'), anns))
+    per_image = Counter(image_ids)
     objects = [per_image.get(im['id'], 0) for im in coco['images']]
-    widths = [a['bbox'][2] for a in anns]
-    heights = [a['bbox'][3] for a in anns]
-    areas = [a['area'] for a in anns]
-    buckets = Counter('small' if a < 32 ** 2 else 'medium' if a <= 96 ** 2 else 'large' for a in areas)
-    class_counts = Counter(names[a['category_id']] for a in anns)
-    images_with = Counter(names[c] for im, cats in _cats_per_image(anns).items() for c in cats)
+    widths, heights = list(map(itemgetter(2), boxes)), list(map(itemgetter(3), boxes))
+    areas = sorted(map(itemgetter('area'), anns))
+    small, large = bisect_left(areas, 32 ** 2), bisect_right(areas, 96 ** 2)
+    class_counts = Counter(cat_ids)
+    images_with = Counter(c for _, c in set(zip(image_ids, cat_ids)))
     return {
         'images': len(coco['images']), 'boxes': len(anns),
-        'empty_images': sum(1 for n in objects if n == 0),
+        'empty_images': objects.count(0),
         'crowd_or_difficult_boxes': sum(1 for a in anns if a.get('iscrowd')),
-        'boxes_per_class': {n: class_counts.get(n, 0) for n in names.values()},
-        'images_per_class': {n: images_with.get(n, 0) for n in names.values()},
+        'boxes_per_class': {n: class_counts.get(i, 0) for i, n in names.items()},
+        'images_per_class': {n: images_with.get(i, 0) for i, n in names.items()},
         'objects_per_image': _summary(objects),
         'box_width': _summary(widths), 'box_height': _summary(heights), 'box_area': _summary(areas),
         'box_aspect_w_over_h': _summary([w / h for w, h in zip(widths, heights) if h > 0]),
-        'size_bucket': {k: buckets.get(k, 0) for k in ('small', 'medium', 'large')},
+        'size_bucket': {'small': small, 'medium': large - small, 'large': len(areas) - large},
     }
-
-
-def _cats_per_image(anns: Sequence[dict]) -> dict[int, set[int]]:
-    cats: dict[int, set[int]] = {}
-    for a in anns:
-        cats.setdefault(a['image_id'], set()).add(a['category_id'])
-    return cats

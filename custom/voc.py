@@ -9,6 +9,8 @@ Coordinate conventions (as in detectron2's ``load_voc_instances``):
 * A box with ``xmax <= xmin`` or ``ymax <= ymin`` (a single click in labelImg,
   or swapped corners) is degenerate: it is dropped and reported, never guessed.
 * A box reaching outside the image is clipped to it and reported.
+* A box given in whole pixels (the usual case) is written with integers, ``[9,19,21,21]``;
+  one with any fractional coordinate with floats, rounded to 0.01 px.
 * ``<difficult>1</difficult>`` becomes ``iscrowd=1`` (mmdet then ignores it in
   training and pycocotools in evaluation) unless ``difficult_as_crowd=False``.
 
@@ -64,19 +66,19 @@ class VOCImage:
 
     __slots__ = ('xml_path', 'filename', 'width', 'height', 'objects', 'bad_objects')
 
-    def __init__(self, xml_path: Path, filename: str, width: int, height: int) -> None:
+    def __init__(self, xml_path: str, filename: str, width: int, height: int) -> None:
         self.xml_path, self.filename, self.width, self.height = xml_path, filename, width, height
         self.objects: list[VOCObject] = []
         self.bad_objects: list[str] = []  # one message per unusable <object>
 
     def __reduce__(self) -> tuple:
-        return _rebuild_image, (str(self.xml_path), self.filename, self.width, self.height,
+        return _rebuild_image, (self.xml_path, self.filename, self.width, self.height,
                                 [(o.name, o.bbox, o.difficult) for o in self.objects], self.bad_objects)
 
 
 def _rebuild_image(xml_path: str, filename: str, width: int, height: int, objects: list[tuple],
                    bad_objects: list[str]) -> VOCImage:
-    item = VOCImage(Path(xml_path), filename, width, height)
+    item = VOCImage(xml_path, filename, width, height)
     item.objects = [VOCObject(*o) for o in objects]
     item.bad_objects = bad_objects
     return item
@@ -118,7 +120,7 @@ def _parser() -> etree.XMLParser:
     return _PARSER[0]
 
 
-def _coordinate(raw: str | None, key: str, xml_path: Path) -> float:
+def _coordinate(raw: str | None, key: str, xml_path: str) -> float:
     if raw is None or not raw.strip():
         raise VOCError(f'{xml_path}: missing <{key}>')
     try:
@@ -143,7 +145,26 @@ def _size(size: etree._Element | None, key: str) -> int:
 _BOX_KEYS = ('xmin', 'ymin', 'xmax', 'ymax')
 
 
-def _parse_object(obj: etree._Element, xml_path: Path) -> VOCObject:
+def _box(coords: dict[str, str | None], xml_path: str) -> tuple[float, float, float, float]:
+    """``(xmin, ymin, xmax, ymax)`` from the texts of ``<bndbox>``'s children.
+
+    Whole numbers stay ints (exact, and written to JSON as ``12``, not ``12.0``); the
+    common cases are tried in one go, anything unusual takes the checked path for its message.
+    """
+    try:
+        return int(coords['xmin']), int(coords['ymin']), int(coords['xmax']), int(coords['ymax'])
+    except (KeyError, TypeError, ValueError):
+        pass
+    try:
+        bbox = (float(coords['xmin']), float(coords['ymin']), float(coords['xmax']), float(coords['ymax']))
+        if math.isfinite(bbox[0] + bbox[1] + bbox[2] + bbox[3]):
+            return bbox
+    except (KeyError, TypeError, ValueError):
+        pass
+    return tuple(_coordinate(coords.get(k), k, xml_path) for k in _BOX_KEYS)  # type: ignore[return-value]
+
+
+def _parse_object(obj: etree._Element, xml_path: str) -> VOCObject:
     fields = {child.tag: child for child in obj}  # one pass over the children: this is the hot loop
     name_node = fields.get('name')
     name = (name_node.text or '').strip() if name_node is not None else ''
@@ -152,13 +173,7 @@ def _parse_object(obj: etree._Element, xml_path: Path) -> VOCObject:
     box = fields.get('bndbox')
     if box is None:
         raise VOCError(f'{xml_path}: <object> {name!r} has no <bndbox>')
-    coords = {child.tag: child.text for child in box}
-    try:  # the common case in one go; anything unusual takes the checked path for its message
-        bbox = (float(coords['xmin']), float(coords['ymin']), float(coords['xmax']), float(coords['ymax']))
-        if not math.isfinite(bbox[0] + bbox[1] + bbox[2] + bbox[3]):
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        bbox = tuple(_coordinate(coords.get(k), k, xml_path) for k in _BOX_KEYS)
+    bbox = _box({child.tag: child.text for child in box}, xml_path)
     difficult_node = fields.get('difficult')
     difficult = difficult_node is not None and (difficult_node.text or '').strip() in ('1', 'true', 'True')
     return VOCObject(name, bbox, difficult)  # type: ignore[arg-type]
@@ -171,13 +186,13 @@ def parse_voc_xml(xml_path: str | os.PathLike) -> VOCImage:
     ``<object>`` without a name, a box or numeric coordinates is skipped and its message
     kept in ``bad_objects``, so one bad box does not cost the image its other boxes.
     """
-    xml_path = Path(xml_path)
-    size = xml_path.stat().st_size
+    xml_path = os.fspath(xml_path)  # a str throughout: this runs once per file
+    size = os.stat(xml_path).st_size
     if size > MAX_XML_BYTES:
         raise VOCError(f'{xml_path}: {size} bytes is too large for a VOC annotation '
                        f'(limit {MAX_XML_BYTES}); is this really a VOC XML file?')
     try:
-        root = etree.parse(str(xml_path), _parser()).getroot()
+        root = etree.parse(xml_path, _parser()).getroot()
     except etree.XMLSyntaxError as err:
         raise VOCError(f'{xml_path}: unreadable XML at line {err.lineno}: {err.msg}') from None
     if root.tag != 'annotation':
@@ -207,8 +222,8 @@ def voc_box_to_coco(bbox: Sequence[float], width: int, height: int
     x1, y1, x2, y2 = xmin - 1, ymin - 1, xmax, ymax
     if x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height:  # inside the image, the common case
         return [x1, y1, x2 - x1, y2 - y1], False
-    cx1, cy1 = min(max(x1, 0.0), width), min(max(y1, 0.0), height)
-    cx2, cy2 = min(max(x2, 0.0), width), min(max(y2, 0.0), height)
+    cx1, cy1 = min(max(x1, 0), width), min(max(y1, 0), height)  # int 0: whole-pixel boxes stay ints
+    cx2, cy2 = min(max(x2, 0), width), min(max(y2, 0), height)
     if cx2 <= cx1 or cy2 <= cy1:
         return None, True
     clipped = (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2)
@@ -244,6 +259,16 @@ def resolve_image(voc_dir: Path, item: VOCImage, cache: dict[str, str] | None = 
     return Path(found) if found else None
 
 
+def _image_names(item: VOCImage) -> Iterator[str]:
+    """Names the image of ``item`` may have: its safe ``<filename>``, then the XML's stem + any extension."""
+    filename = item.filename
+    if filename and not os.path.isabs(filename) and '..' not in filename.replace('\\', '/').split('/'):
+        yield filename
+    stem = os.path.splitext(os.path.basename(item.xml_path))[0]
+    for ext in IMAGE_EXTENSIONS:
+        yield stem + ext
+
+
 def find_image(root: str, item: VOCImage, cache: dict) -> str | None:
     """Find the image of ``item`` inside ``voc_dir``; ``None`` if there is none.
 
@@ -257,26 +282,21 @@ def find_image(root: str, item: VOCImage, cache: dict) -> str | None:
         cache['folders', root] = [f for f in (os.path.join(root, 'JPEGImages'), os.path.join(root, 'images'))
                                   if os.path.isdir(f)]
     folders = cache['folders', root] + [os.path.dirname(item.xml_path), root]
-    names = []
-    filename = item.filename
-    if filename and not os.path.isabs(filename) and '..' not in filename.replace('\\', '/').split('/'):
-        names.append(filename)
-    stem = os.path.splitext(os.path.basename(item.xml_path))[0]
-    names += [stem + ext for ext in IMAGE_EXTENSIONS]
-    for name in names:
+    for name in _image_names(item):
+        nested = '/' in name or os.sep in name
         for folder in folders:
-            if '/' in name or os.sep in name:
-                candidate = os.path.join(folder, name)
+            candidate = os.path.join(folder, name)
+            if nested:  # a <filename> with folders in it: checked on disk, its folders may be links
                 if not os.path.isfile(candidate):
                     continue
-                is_link = os.path.islink(candidate)
-            else:
+                head, tail = os.path.split(candidate)
+                real = os.path.realpath(candidate) if os.path.islink(candidate) else \
+                    os.path.join(_real_dir(head, cache), tail)
+            else:  # a plain name: looked up in the folder's listing
                 listing = _listing(folder, cache)
                 if name not in listing:
                     continue
-                candidate, is_link = os.path.join(folder, name), listing[name]
-            head, tail = os.path.split(candidate)
-            real = os.path.realpath(candidate) if is_link else os.path.join(_real_dir(head, cache), tail)
+                real = os.path.realpath(candidate) if listing[name] else os.path.join(_real_dir(folder, cache), name)
             if real.startswith(inside):
                 return candidate
     return None
@@ -373,7 +393,7 @@ def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def _load(root: str, xml_path: Path, cache: dict) -> tuple:
+def _load(root: str, xml_path: str, cache: dict) -> tuple:
     """Parse one XML file, find its image and read the image's size.
 
     Returns ``(item, image_path, (width, height))``, or ``(kind, message, boxes_lost)``
@@ -386,21 +406,21 @@ def _load(root: str, xml_path: Path, cache: dict) -> tuple:
     boxes = len(item.objects) + len(item.bad_objects)
     image_path = find_image(root, item, cache)
     if image_path is None:
-        return 'missing_image', f'{xml_path.name}: <filename> {item.filename!r} not found', boxes
+        return 'missing_image', f'{os.path.basename(xml_path)}: <filename> {item.filename!r} not found', boxes
     try:
         size = image_size(image_path)
     except (ImageSizeError, OSError) as err:
-        return 'unreadable_image', f'{xml_path.name}: {err}', boxes
+        return 'unreadable_image', f'{os.path.basename(xml_path)}: {err}', boxes
     return item, image_path, size
 
 
-def _load_chunk(args: tuple[str, list[Path]]) -> list[tuple]:
+def _load_chunk(args: tuple[str, list[str]]) -> list[tuple]:
     root, files = args
     cache: dict = {}
     return [_load(root, path, cache) for path in files]
 
 
-def _load_all(root: str, xml_files: Sequence[Path], workers: int, progress: bool) -> Iterable[tuple]:
+def _load_all(root: str, xml_files: Sequence[str], workers: int, progress: bool) -> Iterable[tuple]:
     """:func:`_load` over every file, in order; across ``workers`` processes when > 1."""
     bar = None
     if progress and len(xml_files) >= PROGRESS_MIN_FILES:
@@ -438,8 +458,9 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
     The image's own size wins over the XML's ``<size>``: it is what the model is trained on.
     A missing ``<size>`` is reported as ``size_from_image``, a different one as ``size_mismatch``.
     """
-    seen: dict[str, Path] = {}
-    for xml_path, result in zip(xml_files, _load_all(str(voc_dir), xml_files, workers, progress)):
+    seen: dict[str, str] = {}
+    paths = [str(p) for p in xml_files]
+    for xml_path, result in zip(paths, _load_all(str(voc_dir), paths, workers, progress)):
         if isinstance(result[0], str):
             kind, message, boxes = result
             report.add(kind, message)
@@ -449,17 +470,18 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
         item, image_path, (width, height) = result
         boxes = len(item.objects) + len(item.bad_objects)
         report.counts['boxes_in'] += boxes
-        if xml_path.stem in seen:
-            report.add('duplicate_name', f'{xml_path}: id {xml_path.stem!r} also used by {seen[xml_path.stem]}; '
-                       f'second skipped')
+        name = os.path.basename(xml_path)
+        stem = os.path.splitext(name)[0]
+        if stem in seen:
+            report.add('duplicate_name', f'{xml_path}: id {stem!r} also used by {seen[stem]}; second skipped')
             report.counts['boxes_of_dropped_images'] += boxes
             continue
-        seen[xml_path.stem] = xml_path
+        seen[stem] = xml_path
         if item.width <= 0 or item.height <= 0:
-            report.add('size_from_image', f'{xml_path.name}: no usable <size>, image is {width}x{height}')
+            report.add('size_from_image', f'{name}: no usable <size>, image is {width}x{height}')
         elif (item.width, item.height) != (width, height):
             hint = ' (rotated by EXIF orientation?)' if (item.height, item.width) == (width, height) else ''
-            report.add('size_mismatch', f'{xml_path.name}: <size> says {item.width}x{item.height}, '
+            report.add('size_mismatch', f'{name}: <size> says {item.width}x{item.height}, '
                        f'the image is {width}x{height}{hint}; boxes are clipped to the image')
         item.width, item.height = width, height
         yield item, image_path
@@ -587,7 +609,7 @@ class EncodedCOCO:
     """
 
     def __init__(self, coco: dict) -> None:
-        dumps = json.JSONEncoder(separators=(',', ':')).encode
+        dumps = json.JSONEncoder(separators=(',', ':'), check_circular=False).encode  # a tree: no cycles to check
         self.order = [im['id'] for im in coco['images']]
         self.images = dict(zip(self.order, _records(dumps(coco['images']))))
         by_image: dict[int, list[str]] = {}

@@ -30,6 +30,18 @@ def test_box_convention_voc_1_based_inclusive_to_coco_0_based():
     assert voc_box_to_coco((10, 20, 30, 40), 100, 80) == ([9, 19, 21, 21], False)
 
 
+
+def test_whole_pixel_boxes_are_written_as_integers_others_as_floats(tmp_path):
+    root = make_voc(tmp_path / 'voc', {'a': voc_xml(objects=[('cat', 1, 2, 30, 40), ('dog', '1.5', 2, '30.25', 40),
+                                                             ('cow', ' 3 ', 4, 50, 60)])})
+    (root / 'ImageSets' / 'Main').mkdir(parents=True)
+    (root / 'ImageSets' / 'Main' / 'train.txt').write_text('a\n')
+    write_coco_splits(root, tmp_path / 'out')
+    text = (tmp_path / 'out' / 'annotations' / 'train.json').read_text()
+    assert '"bbox":[0,1,30,39],"area":1170,' in text      # ints stay ints: exact, no 30.0
+    assert '"bbox":[0.5,1.0,29.75,39.0],"area":1160.25,' in text  # a box with a fraction: floats
+    assert '"bbox":[2,3,48,57],"area":2736,' in text
+
 def test_degenerate_and_inverted_boxes_are_rejected():
     assert voc_box_to_coco((5, 5, 5, 5), 100, 80) == (None, False)       # single click (BCCD)
     assert voc_box_to_coco((30, 20, 10, 40), 100, 80) == (None, False)   # swapped x
@@ -160,7 +172,7 @@ def test_size_that_disagrees_with_the_image_is_reported_and_the_image_wins(tmp_p
         'b.xml: <size> says 80x100, the image is 100x80 (rotated by EXIF orientation?); boxes are clipped '
         'to the image']
     assert coco['annotations'][0]['bbox'] == [0, 0, 100, 5]
-    assert report.problems['clipped_box'] == ['a.xml: c [1.0, 1.0, 150.0, 5.0]']
+    assert report.problems['clipped_box'] == ['a.xml: c [1, 1, 150, 5]']
 
 
 def test_unreadable_image_drops_the_image_and_counts_its_boxes(tmp_path):
@@ -198,6 +210,24 @@ def test_image_size_applies_exif_rotation_and_refuses_truncated_files(tmp_path):
     (tmp_path / 'e.png').write_bytes(b'')
     with pytest.raises(ImageSizeError, match=r'e.png: not a JPEG, PNG or BMP image \(empty file\)'):
         image_size(str(tmp_path / 'e.png'))
+
+
+def test_image_size_finds_frame_headers_past_the_first_read(tmp_path):
+    """EXIF and the frame header behind big metadata blocks (ICC profiles, XMP) are read from the file."""
+    from PIL import Image
+    from custom.imagesize import ImageSizeError, image_size
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 270 degrees when displayed
+    path = tmp_path / 'r.jpg'
+    Image.new('RGB', (40, 30)).save(path, exif=exif.tobytes())
+    data = path.read_bytes()
+    padding = b'\xff\xe2' + (20002).to_bytes(2, 'big') + bytes(20000)  # a 20 kB APP2 block before the EXIF
+    big = tmp_path / 'big.jpg'
+    big.write_bytes(data[:2] + padding + data[2:])
+    assert image_size(str(big)) == (30, 40)
+    big.write_bytes(data[:2] + padding + padding + b'\xff\xc0\x00')  # cut inside the frame header
+    with pytest.raises(ImageSizeError, match=r'big.jpg: truncated image header'):
+        image_size(str(big))
 
 
 def test_parallel_conversion_gives_the_same_bytes(tmp_path):
