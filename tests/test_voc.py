@@ -465,3 +465,16 @@ def test_oversized_file_is_refused_by_name(tmp_path):
     path.write_text('<annotation>' + ' ' * (6 * 1024 * 1024) + '</annotation>')
     with pytest.raises(VOCError, match=r'huge\.xml: \d+ bytes is too large for a VOC annotation'):
         parse_voc_xml(path)
+
+
+def test_conversion_pauses_the_cycle_collector_and_always_restores_it(tmp_path, monkeypatch):
+    import gc
+    import custom.voc
+    states = []
+    parse = custom.voc.parse_voc_xml
+    monkeypatch.setattr(custom.voc, 'parse_voc_xml', lambda path: states.append(gc.isenabled()) or parse(path))
+    write_coco_splits(SAMPLE, tmp_path / 'out')
+    assert states and not any(states) and gc.isenabled()
+    with pytest.raises(FileNotFoundError, match='no such folder'):
+        convert_voc_to_coco(tmp_path / 'missing')
+    assert gc.isenabled()
