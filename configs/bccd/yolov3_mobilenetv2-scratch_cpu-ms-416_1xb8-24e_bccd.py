@@ -1,0 +1,10 @@
+# YOLOv3 MobileNetV2 at 416 px (CPU, multi-scale train) for BCCD: its recipe (the first base) on the BCCD splits.
+_base_ = ['../_base_/recipes/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-24e.py',
+          '../_base_/datasets/bccd.py']
+
+model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))
+train_dataloader = dict(dataset=dict(dataset={{_base_.bccd_train}}))
+val_dataloader = dict(dataset={{_base_.bccd_val}})
+test_dataloader = dict(dataset={{_base_.bccd_test}})
+val_evaluator = {{_base_.bccd_val_evaluator}}
+test_evaluator = {{_base_.bccd_test_evaluator}}
