@@ -30,7 +30,6 @@ def test_box_convention_voc_1_based_inclusive_to_coco_0_based():
     assert voc_box_to_coco((10, 20, 30, 40), 100, 80) == ([9, 19, 21, 21], False)
 
 
-
 def test_whole_pixel_boxes_are_written_as_integers_others_as_floats(tmp_path):
     root = make_voc(tmp_path / 'voc', {'a': voc_xml(objects=[('cat', 1, 2, 30, 40), ('dog', '1.5', 2, '30.25', 40),
                                                              ('cow', ' 3 ', 4, 50, 60)])})
@@ -41,6 +40,7 @@ def test_whole_pixel_boxes_are_written_as_integers_others_as_floats(tmp_path):
     assert '"bbox":[0,1,30,39],"area":1170,' in text      # ints stay ints: exact, no 30.0
     assert '"bbox":[0.5,1.0,29.75,39.0],"area":1160.25,' in text  # a box with a fraction: floats
     assert '"bbox":[2,3,48,57],"area":2736,' in text
+
 
 def test_degenerate_and_inverted_boxes_are_rejected():
     assert voc_box_to_coco((5, 5, 5, 5), 100, 80) == (None, False)       # single click (BCCD)
