@@ -13,6 +13,8 @@ import random
 import shutil
 from typing import Any
 
+import torch
+
 from custom.config_check import SPLITS, check_config, innermost_dataset
 
 SAMPLE_IMAGES = 20  # images decoded per dataloader in 'sample' mode
@@ -100,6 +102,20 @@ def check_work_dir(work_dir: str, needed_bytes: int) -> list[str]:
         return [f'work dir {work_dir} has {free / 2**20:.0f} MiB free but checkpoints need about '
                 f'{needed_bytes / 2**20:.0f} MiB: free some space or pass --work-dir DIR on another disk']
     return []
+
+
+def count_parameters(model_cfg: Any) -> int:
+    """Parameters of the model ``model_cfg`` builds, built on the meta device (no weights allocated).
+
+    A module that computes on real tensors while it is built fails there; it is then built normally.
+    """
+    from mmdet.registry import MODELS
+    try:
+        with torch.device('meta'):
+            model = MODELS.build(model_cfg)
+    except Exception:  # noqa: BLE001  any module's own __init__ may refuse meta tensors
+        model = MODELS.build(model_cfg)
+    return sum(p.numel() for p in model.parameters())
 
 
 def checkpoint_bytes(cfg: Any, n_params: int) -> int:

@@ -93,6 +93,24 @@ def _config(data_root: str, monkeypatch, work_dir: Path):
     return cfg
 
 
+def test_parameter_count_for_the_disk_check_matches_a_real_build(data_root, monkeypatch, tmp_path):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    from custom.preflight import count_parameters
+    register_all_modules(init_default_scope=False)
+    cfg = _config(data_root, monkeypatch, tmp_path / 'work')
+    assert count_parameters(cfg.model) == sum(p.numel() for p in MODELS.build(cfg.model).parameters()) > 10**6
+
+    @MODELS.register_module(name='_NeedsRealTensors', force=True)
+    class NeedsRealTensors(torch.nn.Module):  # computes while built: refused on the meta device
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, int(torch.tensor(2.0).item()))
+
+    assert count_parameters(dict(type='_NeedsRealTensors')) == 3 * 2 + 2
+
+
 def test_preflight_passes_on_good_data(data_root, monkeypatch, tmp_path):
     from custom.preflight import preflight
     preflight(_config(data_root, monkeypatch, tmp_path / 'work'), n_params=10**6, images='full')

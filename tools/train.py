@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -17,7 +16,7 @@ from mmengine.runner import Runner
 from custom.checkpoint import find_resume_checkpoint
 from custom.cli import add_common_args, load_config
 from custom.hooks import ProgressBarHook
-from custom.preflight import PreflightError, preflight
+from custom.preflight import PreflightError, count_parameters, preflight
 
 
 def parse_args(argv=None):
@@ -66,9 +65,8 @@ def main(argv=None):
     if args.tensorboard:
         cfg.visualizer.vis_backends = [*cfg.visualizer.get('vis_backends', []), dict(type='TensorboardVisBackend')]
     register_all_modules(init_default_scope=False)
-    n_params = sum(p.numel() for p in MODELS.build(cfg.model).parameters())
     try:
-        preflight(cfg, n_params, images=args.preflight)
+        preflight(cfg, count_parameters(cfg.model), images=args.preflight)
     except PreflightError as err:
         sys.exit(f'error: {args.config}: {err}')
     if args.amp:
