@@ -1,5 +1,5 @@
 # YOLOv3 MobileNetV2 at 416 px (CPU, multi-scale train) for BCCD: its recipe (the first base) on the BCCD splits.
-_base_ = ['../_base_/recipes/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-24e.py',
+_base_ = ['../_base_/recipes/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e.py',
           '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

@@ -1,12 +1,12 @@
 # YOLOv3 MobileNetV2 at mmdet's own 416 px (multi-scale 320-416 train, 416 test, 416 px anchors) from
 # scratch on a 2-core CPU: for small objects (face-mask: median face 24 px at 416, 18 px at 320).
-# A recipe for any dataset: configs/<dataset>/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-24e_<dataset>.py adds
+# A recipe for any dataset: configs/<dataset>/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_<dataset>.py adds
 # the dataset base, num_classes and datasets. Inherits mmdet's model, pipeline and schedule; sets what differs.
 _base_ = 'mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py'
 custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
 
-max_epochs = 24         # ~1490 iterations on face-mask train (490 images) at batch 8
-milestones = [19, 22]   # lr x0.1 at these epochs (mmdet: 24 and 28 of 30)
+max_epochs = 36         # ~2230 iterations on face-mask train (490 images) at batch 8
+milestones = [29, 34]   # lr x0.1 at these epochs (mmdet: 24 and 28 of 30)
 batch_size = 8          # one process; auto_scale_lr scales base_lr from this size
 base_lr = 0.003         # SGD, mmdet's lr at its 24 a GPU kept (not scaled down): from scratch, grad-clipped
 warmup_iters = 200      # linear warm-up (mmdet: 4000 iterations)
