@@ -4,6 +4,6 @@
 """
 from custom import checkpoint  # noqa: F401  (torch>=2.6 safe loading of mmengine checkpoints)
 from custom.hooks import ProgressBarHook  # noqa: F401
-from custom.models import FixedSSDHead  # noqa: F401
+from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead  # noqa: F401
 
-__all__ = ['FixedSSDHead', 'ProgressBarHook']
+__all__ = ['ChannelsLastDetDataPreprocessor', 'FixedSSDHead', 'ProgressBarHook']

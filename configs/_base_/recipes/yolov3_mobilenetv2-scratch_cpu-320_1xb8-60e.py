@@ -10,7 +10,8 @@ batch_size = 8          # one process; auto_scale_lr scales base_lr from this si
 base_lr = 0.003         # SGD, mmdet's lr at its 24 a GPU kept (not scaled down): from scratch, grad-clipped
 warmup_iters = 200      # linear warm-up (mmdet: 4000 iterations)
 
-model = dict(backbone=dict(init_cfg=None))  # no ImageNet weights offline; mmdet's init_cfg loads them
+model = dict(backbone=dict(init_cfg=None),  # no ImageNet weights offline; mmdet's init_cfg loads them
+             data_preprocessor=dict(type='ChannelsLastDetDataPreprocessor'))  # NHWC on CPU: ~1.3-1.5x faster
 train_dataloader = dict(  # mmdet's RepeatDataset wrapper kept, once through the data an epoch
     batch_size=batch_size, num_workers=2, dataset=dict(times=1))
 val_dataloader = dict(batch_size=8, num_workers=2)
