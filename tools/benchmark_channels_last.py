@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
     from mmengine.config import Config
+    import custom.modules  # noqa: F401  (registers the preprocessor for configs that do not import it)
     from custom.report import measure_inference, measure_training, quiet
 
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.rounds} rounds')
