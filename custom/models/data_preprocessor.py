@@ -3,9 +3,10 @@
 PyTorch's CPU convolutions (oneDNN) run faster on channels-last tensors, and a convolution
 whose input is channels-last returns channels-last, so converting the batch once makes the
 whole network, its backward pass included, run in that layout. Measured here (2 cores,
-fp32, batch 8, forward + backward): YOLOv3-MobileNetV2 at 416x288 1.9 -> 1.3 s, RTMDet-tiny
-at 320x224 0.79 -> 0.61 s; ``python tools/benchmark_channels_last.py`` measures every CPU
-config both ways. Values are those of ``DetDataPreprocessor``; only the memory layout differs.
+fp32, batch 8, forward + backward): YOLOv3-MobileNetV2 at 416x288 1.9 -> 1.3 s;
+``python tools/benchmark_channels_last.py`` measures configs both ways. Values are those of
+``DetDataPreprocessor``; only the memory layout differs. The YOLOv3 and SSDLite CPU recipes
+use it; RTMDet's does not (lower mAP in same-seed A/B runs, see the README).
 """
 from __future__ import annotations
 
