@@ -71,6 +71,17 @@ def read_config(path: str, cfg_options: dict | None = None, import_custom_module
     return cfg
 
 
+def use_mixed_precision(cfg: Config, cuda: bool) -> None:
+    """``--amp``: mmengine's fp16 ``AmpOptimWrapper`` (dynamic loss scale) on a GPU, bf16 autocast
+    (``CPUBf16OptimWrapper``, forced on) on a CPU, where ``AmpOptimWrapper`` refuses to run."""
+    if cuda:
+        cfg.optim_wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        cfg.optim_wrapper.pop('enabled', None)  # CPUBf16OptimWrapper's switch, unknown to AmpOptimWrapper
+    else:
+        cfg.optim_wrapper.update(type='CPUBf16OptimWrapper', enabled=True)
+        cfg.optim_wrapper.pop('loss_scale', None)
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read ``args.config`` and apply ``--cfg-options``, ``--launcher`` and ``--work-dir``."""
     # mmdet 3.3 calls the deprecated torch.cuda.amp.autocast at every forward: one warning an epoch

@@ -5,5 +5,6 @@
 from custom import checkpoint  # noqa: F401  (torch>=2.6 safe loading of mmengine checkpoints)
 from custom.hooks import ProgressBarHook  # noqa: F401
 from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead  # noqa: F401
+from custom.optim_wrapper import CPUBf16OptimWrapper  # noqa: F401
 
-__all__ = ['ChannelsLastDetDataPreprocessor', 'FixedSSDHead', 'ProgressBarHook']
+__all__ = ['ChannelsLastDetDataPreprocessor', 'CPUBf16OptimWrapper', 'FixedSSDHead', 'ProgressBarHook']

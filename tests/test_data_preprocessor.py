@@ -75,16 +75,17 @@ def test_cpu_configs_feed_the_network_channels_last_except_rtmdet(path):
 
 
 @pytest.mark.slow
-def test_layout_benchmark_cli_measures_both_layouts(tmp_path):
+def test_cpu_speed_benchmark_cli_measures_every_setting(tmp_path):
     from custom.voc import write_coco_splits
     write_coco_splits(SAMPLE, tmp_path / 'bccd_sample')
     config = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'
-    plain = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py'  # mmdet's DetDataPreprocessor
-    result = run_tool('tools/benchmark_channels_last.py', '--configs', config, plain,
+    plain = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py'  # mmdet's preprocessor and wrapper
+    result = run_tool('tools/benchmark_cpu_speed.py', '--configs', config, plain,
                       '--rounds', '1', '--steps', '1', '--repeats', '2',
                       env={'BCCD_ROOT': f'{tmp_path}/bccd_sample/'})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {line.split('|')[1].strip(): line for line in result.stdout.splitlines() if line.startswith('| ')}
     for name in ('ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd', 'rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample'):
         cells = [c.strip() for c in rows[name].split('|')[2:-1]]
-        assert len(cells) == 6 and all(float(c.rstrip('x')) > 0 for c in cells), rows[name]
+        values = [float(v.strip().rstrip('x')) for c in cells for v in c.split('/')]
+        assert len(cells) == 7 and len(values) == 8 and all(v > 0 for v in values), rows[name]

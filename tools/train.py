@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from custom.checkpoint import find_resume_checkpoint
-from custom.cli import add_common_args, load_config
+from custom.cli import add_common_args, load_config, use_mixed_precision
 from custom.hooks import ProgressBarHook
 from custom.preflight import PreflightError, count_parameters, preflight
 
@@ -22,7 +23,8 @@ from custom.preflight import PreflightError, count_parameters, preflight
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with loss scaling on a GPU, bf16 autocast on a CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by (total batch size / auto_scale_lr.base_batch_size)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -70,8 +72,7 @@ def main(argv=None):
     except PreflightError as err:
         sys.exit(f'error: {args.config}: {err}')
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_mixed_precision(cfg, cuda=torch.cuda.is_available())
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')

@@ -20,7 +20,8 @@ val_dataloader = dict(batch_size=8, num_workers=2)
 test_dataloader = dict(batch_size=8, num_workers=2)
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=val_interval)
-optim_wrapper = dict(optimizer=dict(lr=base_lr))
+optim_wrapper = dict(type='CPUBf16OptimWrapper',  # bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX): ~1.5x
+                     optimizer=dict(lr=base_lr))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='MultiStepLR', by_epoch=True, milestones=milestones, gamma=0.1)]
