@@ -5,8 +5,9 @@ oneDNN's bf16 convolutions are faster than fp32 ones: YOLOv3-MobileNetV2 trainin
 2-core machine ~1.5x over fp32 channels-last (``tools/benchmark_cpu_speed.py``), a whole 36-epoch
 face-mask run 78.7 -> 52.7 min at the same validation mAP (README). Weights, gradients,
 optimizer state and checkpoints stay fp32; torch's autocast computes convolutions and matrix
-products in bf16 and losses in fp32 (its CPU policy), so no loss scaling is needed. Validation
-and testing are not affected (they do not enter ``optim_context``).
+products in bf16 (the normalisations and activations after them then run on bf16 tensors) and
+losses in fp32 (its CPU policy); bf16 has fp32's exponent range, so no loss scaling is needed.
+Validation and testing are not affected (they do not enter ``optim_context``).
 """
 from __future__ import annotations
 
