@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 LAYOUT_AWARE = ('ChannelsLastDetDataPreprocessor', 'DetDataPreprocessor')  # the second is measured as the first
+PRECISION_AWARE = ('CPUBf16OptimWrapper', 'OptimWrapper')  # likewise
 SETTINGS = {'fp32 NCHW': (False, False), 'fp32 NHWC': (True, False), 'bf16 NHWC': (True, True)}  # layout, bf16
 
 
@@ -65,9 +66,9 @@ def main(argv=None) -> int:
     for path in args.configs:
         base = Config.fromfile(path)
         preprocessor, wrapper = base.model.data_preprocessor.get('type'), base.optim_wrapper.get('type', 'OptimWrapper')
-        if preprocessor not in LAYOUT_AWARE or wrapper not in ('OptimWrapper', 'CPUBf16OptimWrapper'):
+        if preprocessor not in LAYOUT_AWARE or wrapper not in PRECISION_AWARE:
             print(f'| {Path(path).stem} | skipped: {preprocessor} / {wrapper} is not one of {", ".join(LAYOUT_AWARE)} '
-                  '/ OptimWrapper, CPUBf16OptimWrapper |')
+                  f'/ {", ".join(PRECISION_AWARE)} |')
             continue
         train = {n: [] for n in names}
         infer = {n: [] for n in names[:2]}
