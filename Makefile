@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements/torch.txt requirements/mminstall.txt req
 	MMCV_WITH_OPS=1 MAX_JOBS=$$(nproc) $(PIP) install --no-build-isolation --no-deps -r requirements/mminstall.txt
 	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
-	$(PY) tools/check_env.py
+	$(PY) tools/misc/check_env.py
 	touch $(STAMP)
 
 demo: install
@@ -40,7 +40,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow"
 
 benchmark: install
-	$(PY) tools/benchmark_bccd.py
+	$(PY) tools/analysis_tools/benchmark_bccd.py
 
 # Every CPU config on both datasets at one budget (~5,900 training images a model: 20 epochs
 # of BCCD trainval, 10 of face-mask trainval), tested on each test split (~2 h on 2 cores).
@@ -48,9 +48,9 @@ benchmark-cpu: install
 	$(PY) tools/dataset_converters/voc2coco.py ../shared/datasets/bccd --out-dir data/bccd
 	$(PY) tools/dataset_converters/voc2coco.py ../shared/datasets/face-mask --out-dir data/face_mask \
 		--split 0.7,0.15,0.15 --seed 0
-	$(PY) tools/benchmark.py --preset cpu-bccd --epochs 20 --train-ann annotations/trainval.json \
+	$(PY) tools/analysis_tools/benchmark.py --preset cpu-bccd --epochs 20 --train-ann annotations/trainval.json \
 		--work-root work_dirs/bench_cpu --out work_dirs/report_cpu_bccd
-	$(PY) tools/benchmark.py --preset cpu-face-mask --epochs 10 --train-ann annotations/trainval.json \
+	$(PY) tools/analysis_tools/benchmark.py --preset cpu-face-mask --epochs 10 --train-ann annotations/trainval.json \
 		--work-root work_dirs/bench_cpu --out work_dirs/report_cpu_face_mask
 
 clean:

@@ -1,10 +1,16 @@
 """Everything this project registers with MMDetection/MMEngine, imported by configs.
 
     custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
+
+Importing it registers the hook, the models' parts and the optimizer wrapper (their
+``register_module`` decorators) and switches mmengine's local checkpoint I/O to the safe,
+atomic versions of :func:`custom.engine.checkpoint.register_checkpoint_io`.
 """
-from custom import checkpoint  # noqa: F401  (torch>=2.6 safe loading of mmengine checkpoints)
-from custom.hooks import ProgressBarHook  # noqa: F401
-from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead  # noqa: F401
-from custom.optim_wrapper import CPUBf16OptimWrapper  # noqa: F401
+from custom.engine.checkpoint import register_checkpoint_io
+from custom.engine.hooks import ProgressBarHook
+from custom.engine.optim_wrapper import CPUBf16OptimWrapper
+from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead
+
+register_checkpoint_io()
 
 __all__ = ['ChannelsLastDetDataPreprocessor', 'CPUBf16OptimWrapper', 'FixedSSDHead', 'ProgressBarHook']

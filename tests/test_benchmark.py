@@ -1,4 +1,4 @@
-"""tools/benchmark.py: train or reuse, evaluate, time and report; report rendering and curves.
+"""tools/analysis_tools/benchmark.py: train or reuse, evaluate, time and report; report rendering and curves.
 
 The slow test runs the real CLI twice on the shipped sample (two configs, one epoch each): the
 first run trains, the second reuses the work dirs (same checkpoints, no training) and compares
@@ -15,6 +15,7 @@ import pytest
 
 from conftest import SAMPLE, run_tool
 
+BENCHMARK = 'tools/analysis_tools/benchmark.py'
 CONFIGS = ('configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py',
            'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py')
 NAMES = tuple(Path(c).stem for c in CONFIGS)
@@ -28,6 +29,19 @@ FAST = ['--epochs', '1', '--warmup', '1', '--repeats', '3', '--train-warmup', '1
         'param_scheduler.0.end=4',  # a 4-iteration warm-up instead of 40/100 for a one-epoch run
         'model.test_cfg.score_thr=0.0',  # every box counts: after one epoch few score above SSD's 0.02
         'default_hooks.logger.interval=1']
+
+
+ENV = {'date': '2026-01-01T00:00:00+00:00', 'cpu': 'Test CPU 9000', 'cpu_count': 2, 'cpus_usable': 2,
+       'torch_threads': 2, 'gpu': None, 'platform': 'Linux', 'load_avg_1m': 0.5,
+       'versions': {'python': '3.11.9', 'torch': '2.13.0', 'mmdet': '3.3.0', 'mmcv': '2.1.0', 'mmengine': '0.10.7'}}
+SETTINGS = {'device': 'cpu', 'speed': {'warmup': 3, 'repeats': 20, 'train_warmup': 2, 'train_steps': 5}}
+
+
+def _read(config: str, options=()):
+    """A config of the repository with ``key=value`` options merged, as the benchmark reads it."""
+    from custom.benchmark.presets import repo_path
+    from custom.engine.config import parse_cfg_options, read_config
+    return read_config(str(repo_path(config)), parse_cfg_options(options))
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -74,7 +88,8 @@ def fake_work_dir(tmp_path):
 
 
 def test_curves_merge_resumed_runs_and_plot(fake_work_dir, tmp_path):
-    from custom.curves import plot_training_curves, read_scalars, training_wall_time
+    from custom.engine.training_logs import read_scalars, training_wall_time
+    from custom.visualization.curves import plot_training_curves
     train, val = read_scalars(fake_work_dir)
     assert [r['iter'] for r in train] == [1, 2, 3, 4]
     assert train[2]['loss'] == 2.0  # the resumed run's value replaces the killed run's
@@ -100,8 +115,9 @@ def _model(name: str, map50: float, ms: float, **extra) -> dict:
 def test_report_rendering_from_a_hand_made_results_dict(fake_work_dir, tmp_path):
     from PIL import Image
 
-    from custom.curves import plot_training_curves
-    from custom.report import PER_CLASS_PX, SCATTER_PX, write_report
+    from custom.benchmark.plots import PER_CLASS_PX, SCATTER_PX
+    from custom.benchmark.render import write_report
+    from custom.visualization.curves import plot_training_curves
     out = tmp_path / 'report'
     models = [_model('rtmdet_tiny', 0.861, 41.2), _model('ssdlite', 0.702, 18.4)]
     for m in models:
@@ -113,12 +129,8 @@ def test_report_rendering_from_a_hand_made_results_dict(fake_work_dir, tmp_path)
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.new('RGB', (64, 32), (10 * i, 0, 0)).save(out / rel)
             m['predictions'].append(rel)
-    env = {'date': '2026-01-01T00:00:00+00:00', 'cpu': 'Test CPU 9000', 'cpu_count': 2, 'cpus_usable': 2,
-           'torch_threads': 2, 'gpu': None, 'platform': 'Linux', 'load_avg_1m': 0.5,
-           'versions': {'python': '3.11.9', 'torch': '2.13.0', 'mmdet': '3.3.0', 'mmcv': '2.1.0', 'mmengine': '0.10.7'}}
-    report = {'title': 'Unit benchmark', 'environment': env, 'models': models, 'failures': [],
-              'settings': {'device': 'cpu', 'speed': {'warmup': 3, 'repeats': 20, 'train_warmup': 2,
-                                                      'train_steps': 5}}}
+    report = {'title': 'Unit benchmark', 'environment': dict(ENV), 'models': models, 'failures': [],
+              'settings': dict(SETTINGS)}
     old = {'environment': {'date': '2025-12-01T00:00:00+00:00'},
            'models': [_model('rtmdet_tiny', 0.800, 50.0), _model('yolo_gone', 0.5, 10.0)]}
     paths = write_report(report, out, old=old, old_path='old/report.json')
@@ -149,14 +161,70 @@ def test_report_rendering_from_a_hand_made_results_dict(fake_work_dir, tmp_path)
     # the results table has one row per model with every column
     table = [line for line in md.splitlines() if line.startswith('| rtmdet_tiny |')][0]
     assert table.count(' | ') == 12
+    # the Method names the evaluator that computed the COCO numbers (rows without one: the fast evaluator)
+    for text in (md, page):
+        assert "computed by the project's fast COCO evaluator (" in text.replace('&#39;', "'")
+        assert 'pycocotools via mmdet CocoMetric' not in text
+
+
+def _headings(md: str, page: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The ## / ### headings of report.md and the <h2> / <h3> of report.html, in order, as (level, text)."""
+    import html
+    md_headings = [(len(m.group(1)), m.group(2)) for m in re.finditer(r'^(#{2,3}) (.*)$', md, re.M)]
+    page_headings = [(int(m.group(1)), html.unescape(m.group(2)))
+                     for m in re.finditer(r'<h([23])>(.*?)</h\1>', page)]
+    return md_headings, page_headings
+
+
+def test_markdown_and_html_have_the_same_sections_in_order(tmp_path):
+    """Both files come from one section model: the same headings, in the same order."""
+    from custom.benchmark.render import write_report
+    models = [_model('rtmdet_tiny', 0.861, 41.2, evaluator='pycocotools'), _model('ssdlite', 0.702, 18.4)]
+    report = {'title': 'Unit benchmark', 'environment': dict(ENV), 'models': models,
+              'failures': [{'name': 'broken', 'config': 'configs/bccd/broken.py',
+                            'error': 'ValueError: bad\nsecond line'}],
+              'settings': dict(SETTINGS)}
+    old = {'environment': dict(ENV), 'models': [_model('rtmdet_tiny', 0.800, 50.0)]}
+    paths = write_report(report, tmp_path, old=old, old_path='old/report.json')
+    md, page = paths['md'].read_text(), paths['html'].read_text()
+    md_headings, page_headings = _headings(md, page)
+    assert md_headings == page_headings
+    sections = [text for level, text in md_headings if level == 2]
+    assert sections == ['Results', 'Failures', 'Comparison with old/report.json', *SECTIONS[1:]]
+    assert [text for level, text in md_headings if level == 3] == ['rtmdet_tiny', 'ssdlite'] * 2
+    assert '- `configs/bccd/broken.py`: ValueError: bad\n' in md  # the first line of the error
+    assert '<pre>ValueError: bad\nsecond line</pre>' in page  # all of it
+    assert 'The machines differ' not in md  # same machine
+    # each model's evaluator is named where they differ
+    assert "pycocotools' COCOeval for rtmdet_tiny; the project's fast COCO evaluator" in md
+    assert 'same numbers) for ssdlite.' in md
+    # no curves or pictures: no image in either, the HTML says so where the curves would be
+    curves_md = md.split('## Training curves')[1].split('## Method')[0]
+    assert '![' not in curves_md and 'curves of ssdlite' in curves_md
+    assert page.count('no image') == 2 and 'src="data:image/jpeg' not in page
+
+
+def test_html_escapes_names_and_errors(tmp_path):
+    from custom.benchmark.render import write_report
+    evil = '<script>alert(1)</script>'
+    report = {'title': f'Bench {evil}', 'environment': dict(ENV), 'settings': dict(SETTINGS),
+              'models': [_model(evil, 0.5, 10.0, curves_png=None, curves_note=f'no curves for {evil}')],
+              'failures': [{'name': 'x', 'config': f'configs/{evil}.py', 'error': f'KeyError: {evil} & <b>'}]}
+    paths = write_report(report, tmp_path)
+    page = paths['html'].read_text()
+    assert '<script' not in page and '<b>' not in page
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page and '&amp; &lt;b&gt;' in page
+    assert page.count('&lt;script&gt;') >= 6  # title, tables, headings, the curves note, the failure
+    assert f'| {evil} |' in paths['md'].read_text()  # the Markdown keeps the name as it is
+    assert json.loads(paths['json'].read_text())['models'][0]['name'] == evil
 
 
 def test_schedule_options_compress_the_schedule():
-    from custom.report import load_config, schedule_options
+    from custom.benchmark.schedule import schedule_options
     config = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb8-50e_bccd.py'
-    base = load_config(config)
+    base = _read(config)
     opts = schedule_options(base, 10)
-    cfg = load_config(config, opts)
+    cfg = _read(config, opts)
     assert cfg.train_cfg.max_epochs == 10 and cfg.train_cfg.dynamic_intervals is None
     warmup, cosine = cfg.param_scheduler
     assert warmup.end == base.param_scheduler[0].end  # iteration-based warm-up unchanged
@@ -164,12 +232,12 @@ def test_schedule_options_compress_the_schedule():
     switch = [h for h in cfg.custom_hooks if h.type == 'PipelineSwitchHook'][0]
     assert switch.switch_epoch == 9  # 45 of 50 -> 9 of 10
     assert schedule_options(base, 50) == ['train_cfg.max_epochs=50']
-    ssd = load_config(CONFIGS[1], schedule_options(load_config(CONFIGS[1]), 1))
+    ssd = _read(CONFIGS[1], schedule_options(_read(CONFIGS[1]), 1))
     assert ssd.train_cfg.val_interval == 1  # validates at least once
 
     from mmengine.config import Config
 
-    from custom.report import parse_cfg_options
+    from custom.engine.config import parse_cfg_options
     steps = Config(dict(train_cfg=dict(max_epochs=24, val_interval=2), param_scheduler=[
         dict(type='LinearLR', by_epoch=False, begin=0, end=100),
         dict(type='MultiStepLR', begin=0, end=24, by_epoch=True, milestones=[16, 22])]))
@@ -182,7 +250,8 @@ def test_work_dir_states(tmp_path):
     """Reuse a finished work dir, refuse a stale or foreign one, without running anything."""
     import torch
 
-    from custom.report import RUN_FILE, BenchmarkError, ensure_trained
+    from custom.benchmark import BenchmarkError
+    from custom.benchmark.runner import RUN_FILE, ensure_trained
     work = tmp_path / 'w'
     work.mkdir()
     torch.save({'meta': {}}, work / 'epoch_3.pth')
@@ -200,30 +269,33 @@ def test_interrupted_work_dir_is_resumed_and_a_live_one_left_alone(tmp_path, mon
     """Only the subprocess is replaced: the command built for an interrupted run has --resume."""
     import torch
 
-    import custom.report as report
+    import custom.benchmark.runner as runner
+    from custom.apis import entry_command
+    from custom.benchmark import BenchmarkError
     work = tmp_path / 'w'
     work.mkdir()
     torch.save({'meta': {}}, work / 'epoch_3.pth')
-    (work / report.RUN_FILE).write_text(json.dumps({'config': CONFIGS[0], 'options': ['x=1'], 'seed': 0}))
-    (work / report.LOCK_FILE).write_text(str(os.getppid()))  # a live process holds it
-    with pytest.raises(report.BenchmarkError, match='being trained by another benchmark'):
-        report.ensure_trained(CONFIGS[0], work, ['x=1'], 5, show_progress=False)
-    (work / report.LOCK_FILE).write_text('999999999')  # a benchmark that was killed: stale lock
+    (work / runner.RUN_FILE).write_text(json.dumps({'config': CONFIGS[0], 'options': ['x=1'], 'seed': 0}))
+    (work / runner.LOCK_FILE).write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(BenchmarkError, match='being trained by another benchmark'):
+        runner.ensure_trained(CONFIGS[0], work, ['x=1'], 5, show_progress=False)
+    (work / runner.LOCK_FILE).write_text('999999999')  # a benchmark that was killed: stale lock
     calls = []
 
-    def fake_train(args, log_path, env=None, progress=None, epochs=None):
-        calls.append(list(args))
-        assert (work / report.LOCK_FILE).read_text() == str(os.getpid())
+    def fake_train(command, log_path, env=None, progress=None, epochs=None):
+        calls.append(list(command))
+        assert (work / runner.LOCK_FILE).read_text() == str(os.getpid())
         torch.save({'meta': {}}, work / 'epoch_5.pth')
-    monkeypatch.setattr(report, 'run_tool', fake_train)
-    assert report.ensure_trained(CONFIGS[0], work, ['x=1'], 5, show_progress=False) == ('resumed', work / 'epoch_5.pth')
-    assert calls == [['tools/train.py', CONFIGS[0], '--work-dir', str(work), '--seed', '0', '--resume',
-                      '--cfg-options', 'x=1']]
-    assert not (work / report.LOCK_FILE).exists()
+    monkeypatch.setattr(runner, 'run_logged', fake_train)
+    assert runner.ensure_trained(CONFIGS[0], work, ['x=1'], 5, show_progress=False) == ('resumed', work / 'epoch_5.pth')
+    assert calls == [entry_command('train', [CONFIGS[0], '--work-dir', str(work), '--seed', '0', '--resume',
+                                             '--cfg-options', 'x=1'])]
+    assert calls[0][1:3] == ['-m', 'custom.apis.train']  # the entry point, never a path under tools/
+    assert not (work / runner.LOCK_FILE).exists()
 
 
 def test_bad_config_path_fails_naming_the_file(tmp_path):
-    result = run_tool('tools/benchmark.py', '--configs', CONFIGS[0], 'configs/bccd/no_such_model.py',
+    result = run_tool(BENCHMARK, '--configs', CONFIGS[0], 'configs/bccd/no_such_model.py',
                       '--out', str(tmp_path / 'r'), timeout=120)
     assert result.returncode != 0
     assert 'configs/bccd/no_such_model.py' in result.stderr and 'no such config' in result.stderr
@@ -231,7 +303,7 @@ def test_bad_config_path_fails_naming_the_file(tmp_path):
 
 
 def test_presets_list_configs_at_run_time():
-    from custom.report import resolve_configs
+    from custom.benchmark.presets import resolve_configs
     bccd = resolve_configs(presets=['cpu-bccd'])
     assert bccd and all(c.startswith('configs/bccd/') and 'cpu' in c for c in bccd)
     assert not any(c.endswith('-sample.py') for c in bccd)
@@ -243,11 +315,11 @@ def test_presets_list_configs_at_run_time():
 
 @pytest.fixture(scope='module')
 def bench(tmp_path_factory):
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     tmp = tmp_path_factory.mktemp('bench')
     write_coco_splits(SAMPLE, tmp / 'bccd_sample')
     env = {'BCCD_ROOT': f'{tmp}/bccd_sample/'}
-    cmd = ['tools/benchmark.py', '--configs', *CONFIGS, '--work-root', str(tmp / 'work'), *FAST]
+    cmd = [BENCHMARK, '--configs', *CONFIGS, '--work-root', str(tmp / 'work'), *FAST]
     first = run_tool(*cmd, '--out', str(tmp / 'r1'), env=env, timeout=1800)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     ckpts = {p: p.stat().st_mtime_ns for p in (tmp / 'work').glob('*/epoch_1.pth')}
@@ -266,6 +338,7 @@ def test_benchmark_cli_reports_every_section_with_real_numbers(bench):
     assert [m['name'] for m in report['models']] == list(NAMES)
     for m in report['models']:
         assert m['training'] == 'trained' and m['epochs'] == 1
+        assert m['evaluator'] == 'fast'  # the test entry point's default evaluator, named in the Method
         assert 0.0 <= m['mAP50'] <= 1.0 and 0.0 <= m['mAP50:95'] <= m['mAP50']
         assert set(m['per_class_AP50']) == set(CLASSES)
         assert all(v is None or 0.0 <= v <= 1.0 for v in m['per_class_AP50'].values())
@@ -304,10 +377,13 @@ def test_benchmark_rerun_reuses_work_dirs_and_compares(bench):
     tmp, _, second, ckpts = bench
     assert len(ckpts) == 2
     assert {p: p.stat().st_mtime_ns for p in ckpts} == ckpts  # not retrained
-    for name in NAMES:
+    from custom.apis import entry_command
+    for name, config in zip(NAMES, CONFIGS):
         train_log = (tmp / 'work' / name / 'benchmark_train.log').read_text()
-        assert train_log.count('tools/train.py') == 1  # one training command, from the first run
-        assert (tmp / 'work' / name / 'benchmark_test.log').read_text().count('tools/test.py') == 1
+        # one training command (the train entry point, its command line atop the run), from the first run
+        assert train_log.count(f"$ {' '.join(entry_command('train', [config]))} ") == 1
+        test_log = (tmp / 'work' / name / 'benchmark_test.log').read_text()
+        assert test_log.count(f"$ {' '.join(entry_command('test', [config]))} ") == 1
     report = json.loads((tmp / 'r2' / 'report.json').read_text())
     assert [m['training'] for m in report['models']] == ['reused', 'reused']
     first = json.loads((tmp / 'r1' / 'report.json').read_text())

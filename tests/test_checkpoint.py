@@ -1,4 +1,4 @@
-"""torch>=2.6 weights_only loading of mmengine checkpoints through custom.checkpoint."""
+"""torch>=2.6 weights_only loading of mmengine checkpoints through custom.engine.checkpoint."""
 import os
 import pickle
 
@@ -9,7 +9,7 @@ from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 import custom.modules  # noqa: F401  (registers the loader, as configs do through custom_imports)
-from custom.checkpoint import load_local_checkpoint
+from custom.engine.checkpoint import load_local_checkpoint
 
 
 def _resume_like_checkpoint(path):

@@ -31,7 +31,7 @@ def trained(data_root, tmp_path_factory):
 
 
 def _ckpt(path):
-    from custom.checkpoint import load_local_checkpoint
+    from custom.engine.checkpoint import load_local_checkpoint
     return load_local_checkpoint(str(path), map_location='cpu')
 
 
@@ -84,8 +84,8 @@ def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained, data_root, t
     assert len(list((tmp_path / 'images' / 'worst').glob('*.jpg'))) == 8
     assert len(list((tmp_path / 'images' / 'best').glob('*.jpg'))) == 8
 
-    again = run_tool('tools/analyze_results.py', CONFIG, str(detections), '--work-dir', str(tmp_path / 'again'),
-                     '--no-pictures', env={'BCCD_ROOT': data_root})
+    again = run_tool('tools/analysis_tools/analyze_results.py', CONFIG, str(detections),
+                     '--work-dir', str(tmp_path / 'again'), '--no-pictures', env={'BCCD_ROOT': data_root})
     assert again.returncode == 0, again.stderr[-3000:]
     recomputed = json.loads((tmp_path / 'again' / 'metrics_analysis.json').read_text())
     assert recomputed['overall'] == metrics['overall']

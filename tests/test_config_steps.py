@@ -21,7 +21,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner, set_random_seed
 
 from conftest import REPO
-from custom.config_check import innermost_dataset
+from custom.engine.config import innermost_dataset
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 ROOT_VARIABLES = ('BCCD_ROOT', 'FACE_MASK_ROOT')  # every dataset base's data-root env var

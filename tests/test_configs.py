@@ -8,7 +8,8 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from conftest import REPO
-from custom.config_check import ConfigError, assert_config_consistent, check_config, innermost_dataset
+from custom.engine.config import innermost_dataset
+from custom.engine.config_check import ConfigError, assert_config_consistent, check_config
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
@@ -79,7 +80,7 @@ def test_converter_output_loads_through_the_config_dataset(tmp_path, monkeypatch
     from mmdet.registry import DATASETS
 
     from conftest import SAMPLE
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     write_coco_splits(SAMPLE, tmp_path / 'bccd')
     monkeypatch.setenv('BCCD_ROOT', f'{tmp_path}/bccd/')
     register_all_modules()

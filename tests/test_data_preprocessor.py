@@ -76,11 +76,11 @@ def test_cpu_configs_feed_the_network_channels_last_except_rtmdet(path):
 
 @pytest.mark.slow
 def test_cpu_speed_benchmark_cli_measures_every_setting(tmp_path):
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     write_coco_splits(SAMPLE, tmp_path / 'bccd_sample')
     config = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'
     plain = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py'  # mmdet's preprocessor and wrapper
-    result = run_tool('tools/benchmark_cpu_speed.py', '--configs', config, plain,
+    result = run_tool('tools/analysis_tools/benchmark_cpu_speed.py', '--configs', config, plain,
                       '--rounds', '1', '--steps', '1', '--repeats', '2',
                       env={'BCCD_ROOT': f'{tmp_path}/bccd_sample/'})
     assert result.returncode == 0, result.stderr[-3000:]

@@ -15,9 +15,10 @@ from PIL import Image
 from pycocotools.cocoeval import COCOeval
 
 from conftest import SAMPLE, run_tool
-from custom.evaluation import (ResultsError, best_f1, evaluate_detections, load_ground_truth, load_results,
-                               voc_ap, voc_eval)
-from custom.fast_coco import FastCOCOeval, detections_to_arrays, evaluate_bbox, quiet_coco
+from custom.evaluation.fast_coco import FastCOCOeval, evaluate_bbox
+from custom.evaluation.metrics import best_f1, evaluate_detections
+from custom.evaluation.results_io import ResultsError, detections_to_arrays, load_ground_truth, load_results, quiet_coco
+from custom.evaluation.voc_metric import voc_ap, voc_eval
 
 CLASSES = ('Platelets', 'RBC', 'WBC')
 PALETTE = [(255, 187, 0), (220, 20, 60), (30, 144, 255)]
@@ -62,7 +63,7 @@ def reference(gt: dict | str, dets: list[dict], max_dets=(100, 300, 1000)) -> CO
 @pytest.fixture(scope='module')
 def sample(tmp_path_factory):
     """The shipped BCCD sample as COCO (test split: 12 images) and jittered detections of it."""
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     root = tmp_path_factory.mktemp('data') / 'bccd_sample'
     write_coco_splits(SAMPLE, root)
     ann = root / 'annotations' / 'test.json'
@@ -285,10 +286,37 @@ def test_confusion_matrix_counts_class_confusions_and_background():
     assert cm['matrix'] == [[1, 0, 0], [1, 0, 1], [0, 1, 0]]
 
 
+def test_matches_give_each_detection_its_verdict():
+    # annotations (list positions): 0 a on image 1, 1 a on image 1, 2 b on image 2 (crowd / VOC difficult)
+    gt = tiny_gt([(1, 1, 10, 10, 40, 40), (1, 1, 100, 100, 40, 40), (2, 2, 10, 10, 40, 40)], n_images=2,
+                 crowd=(2,))
+    dets = [det(1, 1, (100, 100, 40, 40), 0.6),  # 0: exactly on box 1
+            det(1, 1, (150, 10, 30, 30), 0.9),   # 1: on nothing
+            det(2, 2, (10, 10, 40, 40), 0.7),    # 2: on the crowd box: ignored, neither TP nor FP
+            det(1, 1, (12, 12, 40, 40), 0.3)]    # 3: IoU 38*38 / (2*1600 - 38*38) = 0.822 with box 0
+    ev = FastCOCOeval(quiet_coco(gt), dets)
+    with pytest.raises(RuntimeError, match='evaluate'):
+        ev.matches()
+    m = evaluate(gt, dets, score_thr=0.5).matches
+    t50, t85 = m.iou_index(0.5), m.iou_index(0.85)
+    assert (t50, m.iou_index(0.55)) == (0, 1)
+    with pytest.raises(ValueError, match='0.52'):
+        m.iou_index(0.52)
+    verdict = {int(i): (bool(m.tp[t50, n]), bool(m.fp[t50, n])) for n, i in enumerate(m.det_index)}
+    assert verdict == {0: (True, False), 1: (False, True), 2: (False, False), 3: (True, False)}
+    at85 = {int(i): (bool(m.tp[t85, n]), bool(m.fp[t85, n])) for n, i in enumerate(m.det_index)}
+    assert at85[3] == (False, True) and at85[0] == (True, False)
+    assert {int(i): bool(g) for i, g in zip(m.gt_index, m.gt_ignore)} == {0: False, 1: False, 2: True}
+    assert m.false_positives(t50, 0.5).tolist() == [1]
+    assert m.matched_annotations(t50, 0.5).tolist() == [1]  # box 0 is found only by the 0.3 detection
+    assert sorted(m.matched_annotations(t50, 0.0).tolist()) == [0, 1]
+    assert sorted(m.false_positives(t85, 0.0).tolist()) == [1, 3]
+
+
 # --------------------------------------------------------------------------- outputs of a whole run
 @pytest.fixture(scope='module')
 def analysis(sample, tmp_path_factory):
-    from custom.analysis import run_analysis
+    from custom.evaluation.analysis import run_analysis
     work = tmp_path_factory.mktemp('analysis')
     train = work / 'train'
     run = train / '20260101_000000' / 'vis_data'
@@ -310,7 +338,8 @@ def _png_size(path):
 
 
 def test_run_writes_metrics_plots_and_pictures(analysis, sample):
-    from custom.visualize import GAP, HEADER_PX, ap_bar_px, confusion_px, pr_px
+    from custom.visualization.boxes import GAP, HEADER_PX
+    from custom.visualization.eval_plots import ap_bar_px, confusion_px, pr_px
     work, summary = analysis
     saved = json.loads((work / 'metrics_test.json').read_text())
     assert saved['overall'] == summary['overall']
@@ -406,8 +435,8 @@ def test_results_of_another_dataset_fail_naming_the_file(sample, tmp_path):
 def test_analyze_results_cli_recomputes_without_inference(sample, tmp_path):
     env = {'BCCD_ROOT': f'{sample["root"]}/'}
     out = tmp_path / 'out'
-    result = run_tool('tools/analyze_results.py', SAMPLE_CONFIG, str(sample['results']), '--work-dir', str(out),
-                      '--num-pred-images', '2', '--num-ranked', '1', env=env, timeout=300)
+    result = run_tool('tools/analysis_tools/analyze_results.py', SAMPLE_CONFIG, str(sample['results']),
+                      '--work-dir', str(out), '--num-pred-images', '2', '--num-ranked', '1', env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'mAP50 ' in result.stdout and 'confusion matrix' in result.stdout and 'WBC' in result.stdout
     metrics = json.loads((out / 'metrics_analysis.json').read_text())
@@ -417,14 +446,15 @@ def test_analyze_results_cli_recomputes_without_inference(sample, tmp_path):
     # the results of another dataset: exit 1, the message names the file
     other = tmp_path / 'coco_val2017.bbox.json'
     other.write_text(json.dumps([det(424242, 1, (1, 2, 3, 4), 0.5)]))
-    bad = run_tool('tools/analyze_results.py', SAMPLE_CONFIG, str(other), '--no-pictures', env=env, timeout=300)
+    bad = run_tool('tools/analysis_tools/analyze_results.py', SAMPLE_CONFIG, str(other), '--no-pictures', env=env,
+                   timeout=300)
     assert bad.returncode == 1
     assert 'coco_val2017.bbox.json' in bad.stderr and 'image ids' in bad.stderr
     assert 'Traceback' not in bad.stderr
 
 
 def test_browse_ground_truth_draws_boxes(sample, tmp_path):
-    from custom.browse import draw_ground_truth
+    from custom.visualization.browse import draw_ground_truth
     written = draw_ground_truth(str(sample['ann']), str(sample['images']), tmp_path, CLASSES, PALETTE, n=3,
                                 progress=False)
     assert [p.name for p in written][-1] == 'overview.png' and len(written) == 4
@@ -439,7 +469,7 @@ def test_browse_ground_truth_draws_boxes(sample, tmp_path):
 def test_browse_augment_grid(sample, tmp_path, monkeypatch):
     from mmengine.config import Config
 
-    from custom.browse import augment_examples
+    from custom.visualization.browse import augment_examples
     monkeypatch.setenv('BCCD_ROOT', f'{sample["root"]}/')
     cfg = Config.fromfile(str(SAMPLE.parents[1] / SAMPLE_CONFIG))
     written = augment_examples(cfg, 'test', tmp_path, n=1, draws=3, warmup=4, progress=False)

@@ -11,7 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
 import custom.modules  # noqa: F401
-import custom.optim_wrapper as ow
+import custom.engine.optim_wrapper as ow
 from conftest import REPO
 from test_configs import CONFIGS
 
@@ -100,7 +100,7 @@ def test_yolov3_cpu_configs_train_in_bf16_where_the_cpu_has_it(path):
 
 
 def test_amp_flag_picks_fp16_loss_scaling_on_gpu_and_bf16_autocast_on_cpu():
-    from custom.cli import use_mixed_precision
+    from custom.engine.launch import use_mixed_precision
     path = str(REPO / 'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py')
     gpu, cpu = Config.fromfile(path), Config.fromfile(path)
     use_mixed_precision(gpu, cuda=True)

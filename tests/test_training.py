@@ -21,14 +21,14 @@ QUICK = ['default_hooks.logger.interval=1', 'randomness.seed=0']
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory) -> str:
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     out = tmp_path_factory.mktemp('data') / 'bccd_sample'
     write_coco_splits(SAMPLE, out)
     return f'{out}/'
 
 
 def _ckpt(path: Path) -> dict:
-    from custom.checkpoint import load_local_checkpoint
+    from custom.engine.checkpoint import load_local_checkpoint
     return load_local_checkpoint(str(path), map_location='cpu')
 
 
@@ -39,7 +39,7 @@ def _save_tiny_checkpoint(path: Path, epoch: int) -> None:
 # --- checkpoints a kill cannot corrupt ----------------------------------------------------------
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
-    from custom import checkpoint
+    from custom.engine import checkpoint_files as checkpoint
     target = tmp_path / 'epoch_1.pth'
     checkpoint.atomic_write(str(target), b'old')
 
@@ -53,9 +53,9 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
 
 
 def test_mmengine_saves_checkpoints_through_the_atomic_backend(tmp_path):
-    import custom.checkpoint  # noqa: F401  (registers the backend)
+    import custom.modules  # noqa: F401  (registers the backend, as configs do through custom_imports)
     from mmengine.runner.checkpoint import save_checkpoint
-    from custom.checkpoint import AtomicLocalBackend
+    from custom.engine.checkpoint import AtomicLocalBackend
     from mmengine.fileio import get_file_backend
     assert isinstance(get_file_backend(str(tmp_path / 'x.pth')), AtomicLocalBackend)
     save_checkpoint({'state_dict': {'w': torch.ones(2)}}, str(tmp_path / 'epoch_1.pth'))
@@ -63,7 +63,7 @@ def test_mmengine_saves_checkpoints_through_the_atomic_backend(tmp_path):
 
 
 def test_resume_passes_over_incomplete_checkpoints_and_pointers(tmp_path):
-    from custom.checkpoint import find_resume_checkpoint
+    from custom.engine.checkpoint_files import find_resume_checkpoint
     assert find_resume_checkpoint(str(tmp_path)) == (None, [])
     for epoch in (1, 2, 10):
         _save_tiny_checkpoint(tmp_path / f'epoch_{epoch}.pth', epoch)
@@ -97,7 +97,7 @@ def test_parameter_count_for_the_disk_check_matches_a_real_build(data_root, monk
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
-    from custom.preflight import count_parameters
+    from custom.engine.preflight import count_parameters
     register_all_modules(init_default_scope=False)
     cfg = _config(data_root, monkeypatch, tmp_path / 'work')
     assert count_parameters(cfg.model) == sum(p.numel() for p in MODELS.build(cfg.model).parameters()) > 10**6
@@ -112,13 +112,13 @@ def test_parameter_count_for_the_disk_check_matches_a_real_build(data_root, monk
 
 
 def test_preflight_passes_on_good_data(data_root, monkeypatch, tmp_path):
-    from custom.preflight import preflight
+    from custom.engine.preflight import preflight
     preflight(_config(data_root, monkeypatch, tmp_path / 'work'), n_params=10**6, images='full')
 
 
 def test_preflight_names_each_problem_and_its_fix(tmp_path, monkeypatch):
-    from custom.preflight import PreflightError, preflight
-    from custom.voc import write_coco_splits
+    from custom.engine.preflight import PreflightError, preflight
+    from custom.datasets.coco_writer import write_coco_splits
     root = tmp_path / 'bccd'
     write_coco_splits(SAMPLE, root, link_images=False)
     images = root / 'images' / 'JPEGImages'
@@ -149,7 +149,7 @@ def test_preflight_names_each_problem_and_its_fix(tmp_path, monkeypatch):
 
 def test_preflight_refuses_a_full_disk(data_root, monkeypatch, tmp_path):
     import shutil
-    from custom.preflight import PreflightError, preflight
+    from custom.engine.preflight import PreflightError, preflight
     monkeypatch.setattr(shutil, 'disk_usage', lambda _: shutil._ntuple_diskusage(10**12, 10**12 - 2**20, 2**20))
     with pytest.raises(PreflightError, match=r'has 1 MiB free but checkpoints need about \d+ MiB: free some space'):
         preflight(_config(data_root, monkeypatch, tmp_path / 'work'), n_params=10**6, images='off')
@@ -249,7 +249,7 @@ def test_a_corrupt_image_met_during_training_is_a_named_error(tmp_path):
     import shutil
     root = tmp_path / 'bccd'
     shutil.copytree(SAMPLE, tmp_path / 'voc')
-    from custom.voc import write_coco_splits
+    from custom.datasets.coco_writer import write_coco_splits
     write_coco_splits(tmp_path / 'voc', root)
     train = json.loads((root / 'annotations' / 'train.json').read_text())
     victim = tmp_path / 'voc' / train['images'][0]['file_name']
@@ -262,7 +262,7 @@ def test_a_corrupt_image_met_during_training_is_a_named_error(tmp_path):
 
 def test_progress_bar_counts_iterations_from_where_a_resumed_run_starts(capsys):
     from types import SimpleNamespace
-    from custom.hooks import ProgressBarHook
+    from custom.engine.hooks import ProgressBarHook
     runner = SimpleNamespace(max_iters=24, iter=8, epoch=1, max_epochs=3)
     hook = ProgressBarHook(enabled=True)
     hook.before_train(runner)

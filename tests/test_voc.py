@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from conftest import SAMPLE, run_tool, shared_dataset, voc_xml, write_image
 
-from custom.voc import (BOX_DROP_KINDS, EncodedCOCO, VOCError, convert_voc_to_coco, kfold_splits, parse_class_map,
-                        parse_voc_xml, random_splits, subset, voc_box_to_coco, write_coco_splits)
+from custom.datasets.coco_writer import EncodedCOCO, subset, write_coco_splits
+from custom.datasets.converter import BOX_DROP_KINDS, convert_voc_to_coco, parse_class_map
+from custom.datasets.splits import kfold_splits, random_splits
+from custom.datasets.voc_xml import VOCError, parse_voc_xml, voc_box_to_coco
 
 
 def make_voc(root: Path, items: dict[str, str], images: bool = True) -> Path:
@@ -190,7 +192,7 @@ def test_unreadable_image_drops_the_image_and_counts_its_boxes(tmp_path):
                                       ('PNG', 'I;16'), ('BMP', 'RGB'), ('JPEG', 'CMYK')])
 def test_image_size_reads_headers_like_pillow(tmp_path, fmt, mode):
     from PIL import Image
-    from custom.imagesize import image_size
+    from custom.datasets.imagesize import image_size
     path = tmp_path / f'x.{fmt.lower()}'
     Image.new(mode, (37, 23)).save(path, fmt, **({'progressive': True} if fmt == 'JPEG' else {}))
     assert image_size(str(path)) == (37, 23)
@@ -198,7 +200,7 @@ def test_image_size_reads_headers_like_pillow(tmp_path, fmt, mode):
 
 def test_image_size_applies_exif_rotation_and_refuses_truncated_files(tmp_path):
     from PIL import Image
-    from custom.imagesize import ImageSizeError, image_size
+    from custom.datasets.imagesize import ImageSizeError, image_size
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
     path = tmp_path / 'r.jpg'
@@ -215,7 +217,7 @@ def test_image_size_applies_exif_rotation_and_refuses_truncated_files(tmp_path):
 def test_image_size_finds_frame_headers_past_the_first_read(tmp_path):
     """EXIF and the frame header behind big metadata blocks (ICC profiles, XMP) are read from the file."""
     from PIL import Image
-    from custom.imagesize import ImageSizeError, image_size
+    from custom.datasets.imagesize import ImageSizeError, image_size
     exif = Image.Exif()
     exif[0x0112] = 8  # rotate 270 degrees when displayed
     path = tmp_path / 'r.jpg'
@@ -264,7 +266,7 @@ def test_encoded_subsets_are_the_bytes_of_json_dumps(tmp_path, monkeypatch):
     coco, _, _ = convert_voc_to_coco(SAMPLE)
     coco['images'].append({'id': 999, 'file_name': 'a "quoted" é.jpg', 'width': 3, 'height': 2})  # no boxes
     coco['images'].append({'id': 1000, 'file_name': 'x},{"id":7}.jpg', 'width': 3, 'height': 2})  # a record seam
-    monkeypatch.setattr('custom.voc.JSON_CHUNK', 7)  # several chunks per file
+    monkeypatch.setattr('custom.datasets.coco_writer.JSON_CHUNK', 7)  # several chunks per file
     encoded = EncodedCOCO(coco)
     ids = [im['id'] for im in coco['images']]
     for keep in ([], ids, ids[::3], [999, 1000], [ids[5], ids[1]]):
@@ -399,7 +401,11 @@ def test_real_face_mask_rare_class_is_in_every_split_in_proportion(tmp_path):
 
 def test_statistics_and_plots_of_the_sample(tmp_path):
     from PIL import Image
-    write_coco_splits(SAMPLE, tmp_path / 'out', plots=True)
+
+    from custom.visualization.dataset_plots import plot_split_files
+    write_coco_splits(SAMPLE, tmp_path / 'out')
+    assert not (tmp_path / 'out/plots').exists()  # the converter draws nothing by itself
+    assert sorted(p.name for p in plot_split_files(tmp_path / 'out')) == ['box_geometry.png', 'class_counts.png']
     stats = json.loads((tmp_path / 'out/stats.json').read_text())
     train = stats['train']
     assert train['images'] == 32 and train['boxes'] == sum(train['boxes_per_class'].values())
@@ -469,10 +475,10 @@ def test_oversized_file_is_refused_by_name(tmp_path):
 
 def test_conversion_pauses_the_cycle_collector_and_always_restores_it(tmp_path, monkeypatch):
     import gc
-    import custom.voc
+    import custom.datasets.converter as converter
     states = []
-    parse = custom.voc.parse_voc_xml
-    monkeypatch.setattr(custom.voc, 'parse_voc_xml', lambda path: states.append(gc.isenabled()) or parse(path))
+    parse = converter.parse_voc_xml
+    monkeypatch.setattr(converter, 'parse_voc_xml', lambda path: states.append(gc.isenabled()) or parse(path))
     write_coco_splits(SAMPLE, tmp_path / 'out')
     assert states and not any(states) and gc.isenabled()
     with pytest.raises(FileNotFoundError, match='no such folder'):

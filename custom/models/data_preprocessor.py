@@ -2,11 +2,10 @@
 
 PyTorch's CPU convolutions (oneDNN) run faster on channels-last tensors, and a convolution
 whose input is channels-last returns channels-last, so converting the batch once makes the
-whole network, its backward pass included, run in that layout. Measured here (2 cores,
-fp32, batch 8, forward + backward): YOLOv3-MobileNetV2 at 416x288 1.9 -> 1.3 s;
-``python tools/benchmark_cpu_speed.py`` measures configs in each layout. Values are those of
-``DetDataPreprocessor``; only the memory layout differs. The YOLOv3 and SSDLite CPU recipes
-use it; RTMDet's does not (lower mAP in same-seed A/B runs, see the README).
+whole network, its backward pass included, run in that layout (measurements:
+docs/cpu_training.md). Values are those of ``DetDataPreprocessor``; only the memory layout
+differs. The YOLOv3 and SSDLite CPU recipes use it; RTMDet's does not (lower mAP in
+same-seed A/B runs, see docs/cpu_training.md).
 """
 from __future__ import annotations
 

@@ -5,7 +5,9 @@
 import argparse
 import sys
 
-from custom.voc import VOCError, parse_class_map, write_coco_splits
+from custom.datasets.coco_writer import write_coco_splits
+from custom.datasets.converter import parse_class_map
+from custom.datasets.voc_xml import VOCError
 
 
 def parse_args(argv=None):
@@ -40,11 +42,14 @@ def main(argv=None) -> int:
         split = [float(f) for f in args.split.split(',')] if args.split else None
         report = write_coco_splits(args.voc_dir, args.out_dir, classes=classes,
                                    class_map=parse_class_map(args.class_map), unknown=args.unknown,
-                                   split=split, kfold=args.kfold, seed=args.seed, plots=args.plots,
+                                   split=split, kfold=args.kfold, seed=args.seed,
                                    progress=True, workers=args.workers)
     except (VOCError, ValueError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    if args.plots:
+        from custom.visualization.dataset_plots import plot_split_files  # matplotlib only when asked for
+        plot_split_files(args.out_dir)
     print(report.summary())
     print(f'wrote {args.out_dir}/annotations/*.json, report.json and stats.json')
     return 1 if args.strict and report.problems else 0

@@ -1,0 +1,91 @@
+"""Train a detector: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]``.
+
+The same entry point runs as ``python -m custom.apis.train`` (see :func:`custom.apis.entry_command`).
+
+Before training it checks the config, the annotation files, a sample of the images, the work
+dir and the free disk (``--preflight``), and stops with every problem named. ``--resume``
+without a value continues from the newest complete checkpoint in the work dir.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from custom.engine.checkpoint_files import find_resume_checkpoint
+from custom.engine.hooks import ProgressBarHook
+from custom.engine.launch import add_common_args, config_from_args, use_mixed_precision
+from custom.engine.preflight import PreflightError, count_parameters, preflight
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The arguments of ``tools/train.py`` (mmdet's, plus --preflight and --tensorboard)."""
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with loss scaling on a GPU, bf16 autocast on a CPU')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by (total batch size / auto_scale_lr.base_batch_size)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or without a value from the latest checkpoint in the work dir')
+    parser.add_argument('--preflight', choices=['sample', 'full', 'off'], default='sample',
+                        help='before training, decode a sample of each split\'s images (default), all of '
+                        'them, or none; annotation files, classes, work dir and disk are always checked')
+    parser.add_argument('--seed', type=int, help='random seed (default: the config\'s randomness.seed or random)')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic algorithms (same seed -> same run on the same machine; slower on GPU)')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log scalars for TensorBoard (work_dir/<timestamp>/vis_data)')
+    add_common_args(parser)
+    return parser
+
+
+def apply_resume(cfg, resume: str | None) -> None:
+    """``--resume`` (latest complete checkpoint of the work dir) or ``--resume CKPT``."""
+    if resume is None:
+        return
+    if resume != 'auto':
+        cfg.resume, cfg.load_from = True, resume
+        return
+    checkpoint, notes = find_resume_checkpoint(cfg.work_dir)
+    for note in notes:
+        print(f'resume: {note}', flush=True)
+    if checkpoint is None:
+        print(f'resume: no checkpoint in {cfg.work_dir}: training starts from the beginning', flush=True)
+    else:
+        cfg.resume, cfg.load_from = True, checkpoint
+
+
+def train(args: argparse.Namespace) -> None:
+    """Check, then train ``args.config`` with MMEngine's Runner (``args`` from :func:`build_parser`)."""
+    setup_cache_size_limit_of_dynamo()
+    cfg = config_from_args(args)
+    if args.seed is not None or args.deterministic:
+        cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=args.deterministic,
+                              **({'seed': args.seed} if args.seed is not None else {}))
+    if args.tensorboard:
+        cfg.visualizer.vis_backends = [*cfg.visualizer.get('vis_backends', []), dict(type='TensorboardVisBackend')]
+    register_all_modules(init_default_scope=False)
+    try:
+        preflight(cfg, count_parameters(cfg.model), images=args.preflight)
+    except PreflightError as err:
+        sys.exit(f'error: {args.config}: {err}')
+    if args.amp:
+        use_mixed_precision(cfg, cuda=torch.cuda.is_available())
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    if not any(h.get('type') == ProgressBarHook.__name__ for h in cfg.get('custom_hooks', [])):
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type=ProgressBarHook.__name__)]  # on a terminal
+    apply_resume(cfg, args.resume)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    train(build_parser().parse_args())

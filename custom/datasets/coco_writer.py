@@ -1,0 +1,130 @@
+"""Writing a converted dataset: COCO JSON per split, ``report.json``, ``stats.json`` and the images link."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from custom.datasets.converter import Report, convert_voc_to_coco, gc_paused
+from custom.datasets.splits import image_strata, kfold_splits, random_splits, read_split_files
+from custom.datasets.statistics import coco_statistics
+from custom.datasets.voc_xml import VOCError
+
+JSON_CHUNK = 2000  # records encoded per call, and images written per call, when writing COCO JSON
+
+
+def subset(coco: dict, image_ids: Iterable[int]) -> dict:
+    """The part of ``coco`` that covers ``image_ids`` (ids are kept, so splits can be compared)."""
+    keep = set(image_ids)
+    return {'images': [im for im in coco['images'] if im['id'] in keep],
+            'annotations': [a for a in coco['annotations'] if a['image_id'] in keep],
+            'categories': coco['categories']}
+
+
+_RECORD_START = '{"id":'
+
+
+def _records(encoded: str) -> list[str]:
+    """The records of a compact JSON list of objects whose first key is ``id``, one string each.
+
+    One C-speed encoding of a whole list, cut where one record ends and the next begins:
+    ``},{"id":`` cannot occur inside a JSON string, where every ``"`` is escaped.
+    """
+    if encoded == '[]':
+        return []
+    if not encoded.startswith('[' + _RECORD_START):
+        raise ValueError('records must be objects whose first key is "id"')
+    return [_RECORD_START + body + '}' for body in encoded[1 + len(_RECORD_START):-2].split('},' + _RECORD_START)]
+
+
+class EncodedCOCO:
+    """A COCO dict encoded to compact JSON once, image by image, to write any subset of it quickly.
+
+    Every split file is a join of the pieces of its images, so an image in train and in
+    trainval is encoded once. :meth:`write` gives the bytes of
+    ``json.dumps(subset(coco, ids), separators=(',', ':'))`` and holds at most
+    :data:`JSON_CHUNK` images' text in memory at a time, never a whole file.
+    """
+
+    def __init__(self, coco: dict) -> None:
+        dumps = json.JSONEncoder(separators=(',', ':'), check_circular=False).encode  # a tree: no cycles to check
+        images, anns = coco['images'], coco['annotations']
+        self.order = [im['id'] for im in images]
+        self.images: dict[int, str] = {}
+        by_image: dict[int, list[str]] = {}
+        for start in range(0, max(len(images), len(anns)), JSON_CHUNK):  # chunks: no whole-dataset string
+            chunk = images[start:start + JSON_CHUNK]
+            self.images.update(zip((im['id'] for im in chunk), _records(dumps(chunk))))
+            chunk = anns[start:start + JSON_CHUNK]
+            for ann, text in zip(chunk, _records(dumps(chunk))):
+                by_image.setdefault(ann['image_id'], []).append(text)
+        self.annotations = {i: ','.join(by_image.pop(i)) for i in list(by_image)}  # lists freed as joined
+        self.categories = dumps(coco['categories'])
+
+    def write(self, path: str | os.PathLike, image_ids: Iterable[int]) -> None:
+        """Write the images ``image_ids`` (in the dataset's order) and their boxes to ``path``."""
+        keep = set(image_ids)
+        ids = [i for i in self.order if i in keep]
+        with open(path, 'w', encoding='utf-8') as f:
+            for key, pieces in (('images', self.images), ('annotations', self.annotations)):
+                f.write(('{' if key == 'images' else '],') + f'"{key}":[')
+                first = True
+                for start in range(0, len(ids), JSON_CHUNK):
+                    text = ','.join(pieces[i] for i in ids[start:start + JSON_CHUNK] if i in pieces)
+                    if text:
+                        f.write(text if first else ',' + text)
+                        first = False
+            f.write('],"categories":' + self.categories + '}')
+
+
+@gc_paused
+def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                      classes: Sequence[str] | None = None, class_map: dict[str, str] | None = None,
+                      unknown: str = 'drop', split: Sequence[float] | None = None, kfold: int = 0,
+                      seed: int = 0, link_images: bool = True,
+                      progress: bool = False, workers: int | None = None) -> Report:
+    """Convert ``voc_dir`` and write ``out_dir/annotations/<split>.json`` plus ``report.json``.
+
+    Splits come from ``ImageSets/Main`` when present, else from ``split``
+    fractions (train,val[,test]) or ``kfold`` folds, stratified by each image's
+    rarest class and shuffled with ``seed``. ``out_dir/images`` becomes a
+    relative symlink to ``voc_dir`` so COCO ``file_name`` resolves. Statistics per
+    split go to ``stats.json`` (plots of them: :func:`custom.visualization.dataset_plots.plot_split_files`).
+    """
+    voc_dir, out_dir = Path(voc_dir), Path(out_dir)
+    coco, ids_by_stem, report = convert_voc_to_coco(voc_dir, classes, class_map, unknown, progress=progress,
+                                                    workers=workers)
+    splits = read_split_files(voc_dir)
+    if split or kfold:
+        strata = image_strata(coco, ids_by_stem)
+        splits = random_splits(sorted(ids_by_stem), split, seed, strata) if split else {}
+        if kfold:
+            splits.update(kfold_splits(sorted(ids_by_stem), kfold, seed, strata))
+    if not splits:
+        raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
+                       f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
+    (out_dir / 'annotations').mkdir(parents=True, exist_ok=True)
+    encoded = EncodedCOCO(coco)
+    parts = {}
+    for name, stems in splits.items():
+        missing = [s for s in stems if s not in ids_by_stem]
+        for stem in missing:
+            report.add('split_id_without_image', f'{name}.txt: {stem}')
+        image_ids = [ids_by_stem[s] for s in stems if s in ids_by_stem]
+        part = subset(coco, image_ids)
+        encoded.write(out_dir / 'annotations' / f'{name}.json', image_ids)
+        report.counts[f'images_{name}'] = len(part['images'])
+        parts[name] = part
+    stats = {name: coco_statistics(part) for name, part in parts.items()}
+    (out_dir / 'stats.json').write_text(json.dumps(stats, indent=1))
+    if link_images:
+        link = out_dir / 'images'
+        target = os.path.relpath(voc_dir.resolve(), out_dir.resolve())
+        if link.is_symlink() or link.exists():
+            if not link.is_symlink() or os.readlink(link) != target:
+                raise VOCError(f'{link} exists and is not a link to {voc_dir}; remove it or use another --out-dir')
+        else:
+            link.symlink_to(target, target_is_directory=True)
+    (out_dir / 'report.json').write_text(json.dumps(report.to_dict(), indent=1))
+    return report
