@@ -170,12 +170,51 @@ def _lr_lines(log: str) -> dict[str, str]:
     return dict(re.findall(r'Epoch\(train\)\s+\[(\d+\]\[\d+)/\d+\]\s+base_lr: \S+ lr: (\S+)', log))
 
 
+PROBE = """
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class ResumedStateProbe(Hook):
+    priority = 'VERY_LOW'  # after every other before_train: the state training continues from
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def before_train(self, runner):
+        if runner.iter > 0:  # resumed: save what was restored, before any iteration or validation
+            runner.save_checkpoint(self.out_dir, 'resumed.pth')
+"""
+
+
+def _differences(a, b, path: str = '') -> list[str]:
+    """Where two checkpoint parts differ (tensors exactly)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        same = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+        return [] if same else [path]
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f'{path} keys {sorted(map(str, set(a) ^ set(b)))}']
+        return [d for k in a for d in _differences(a[k], b[k], f'{path}.{k}')]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f'{path}[{i}]')]
+    return [] if a == b else [f'{path}: {a!r} != {b!r}']
+
+
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_restores_the_whole_state(data_root, tmp_path):
-    work = tmp_path / 'work'
-    args = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work), '--cfg-options',
+def test_sigkill_mid_epoch_then_resume_restores_the_whole_state(data_root, tmp_path, monkeypatch):
+    from mmengine.config import Config
+    work, probe = tmp_path / 'work', tmp_path / 'probe'
+    (tmp_path / 'resume_probe.py').write_text(PROBE)
+    monkeypatch.setenv('BCCD_ROOT', data_root)
+    cfg = Config.fromfile(str(REPO / CONFIG))  # + a hook saving the state a resumed run starts from
+    cfg.custom_imports['imports'] = [*cfg.custom_imports['imports'], 'resume_probe']
+    cfg.custom_hooks = [*cfg.custom_hooks, dict(type='ResumedStateProbe', out_dir=str(probe))]
+    cfg.dump(str(tmp_path / 'probed.py'))
+    args = [sys.executable, 'tools/train.py', str(tmp_path / 'probed.py'), '--work-dir', str(work), '--cfg-options',
             'train_cfg.max_epochs=3', 'train_cfg.val_interval=1', *QUICK]
-    env = {**os.environ, 'BCCD_ROOT': data_root}
+    env = {**os.environ, 'BCCD_ROOT': data_root, 'PYTHONPATH': str(tmp_path)}
     log_path = tmp_path / 'killed.log'
     with open(log_path, 'w') as log:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -193,6 +232,14 @@ def test_sigkill_mid_epoch_then_resume_restores_the_whole_state(data_root, tmp_p
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'resumed epoch: 1, iter: 8' in log and 'Epoch(train) [1][' not in log
+    # what training continued from is exactly what was saved before the kill: weights (model and EMA),
+    # optimizer state, LR schedulers and the best-checkpoint record (no validation ran in between)
+    resumed = _ckpt(probe / 'resumed.pth')
+    for part in ('state_dict', 'ema_state_dict', 'optimizer', 'param_schedulers'):
+        assert _differences(saved[part], resumed[part], part) == []
+    before, after = saved['message_hub']['runtime_info'], resumed['message_hub']['runtime_info']
+    assert before['best_ckpt'].endswith('best_coco_bbox_mAP_50_epoch_1.pth')
+    assert {k: after.get(k) for k in ('best_score', 'best_ckpt')} == {k: before[k] for k in ('best_score', 'best_ckpt')}
     # the LR scheduler continues where it was: iteration [2][1..3] gets the same lr as before the kill
     before, after = _lr_lines(killed_log), _lr_lines(log)
     assert [before[k] for k in ('2][1', '2][2', '2][3')] == [after[k] for k in ('2][1', '2][2', '2][3')]
@@ -201,9 +248,19 @@ def test_sigkill_mid_epoch_then_resume_restores_the_whole_state(data_root, tmp_p
     # AdamW's step counts continue from the 8 steps saved at epoch 1: 24, not 16
     assert {int(s['step']) for s in saved['optimizer']['state'].values()} == {8}
     assert {int(s['step']) for s in final['optimizer']['state'].values()} == {24}
-    # the best-checkpoint record survived: best score and its file are known after the resume
-    info = final['message_hub']['runtime_info']
-    assert 'best_score' in info and (work / Path(info['best_ckpt']).name).is_file()
+    # the README's "keep the last 2 and the best", across the resume: epoch_1.pth is gone
+    best = Path(final['message_hub']['runtime_info']['best_ckpt']).name
+    assert re.fullmatch(r'best_coco_bbox_mAP_50_epoch_[123]\.pth', best)
+    assert sorted(p.name for p in work.glob('*.pth')) == sorted([best, 'epoch_2.pth', 'epoch_3.pth'])
+
+
+def test_every_config_keeps_the_last_2_checkpoints_and_the_best():
+    from custom.engine.config import read_config
+    configs = sorted((REPO / 'configs').glob('*/*.py'))
+    assert len(configs) >= 19
+    for path in configs:
+        hook = read_config(str(path), import_custom_modules=False).default_hooks.checkpoint
+        assert (hook.max_keep_ckpts, hook.save_best, hook.get('rule')) == (2, 'coco/bbox_mAP_50', 'greater'), path
 
 
 @pytest.mark.slow
@@ -255,9 +312,15 @@ def test_a_corrupt_image_met_during_training_is_a_named_error(tmp_path):
     victim = tmp_path / 'voc' / train['images'][0]['file_name']
     victim.write_bytes(b'\xff\xd8 not really a JPEG')  # broken after conversion, preflight off
     result = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'), '--preflight', 'off',
-                      '--cfg-options', 'train_cfg.max_epochs=1', env={'BCCD_ROOT': f'{root}/'}, timeout=600)
-    assert result.returncode != 0
-    assert f'failed to load image: {root}/images/JPEGImages/{victim.name}' in result.stderr
+                      '--cfg-options', 'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=4',
+                      env={'BCCD_ROOT': f'{root}/'}, timeout=600)
+    assert result.returncode == 1
+    # loaded in a DataLoader worker, reported as one line: the file and the fix, no traceback
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'error: {root}/images/JPEGImages/{victim.name}: does not decode as an image (corrupt, truncated or not '
+        f'an image): fix or replace the file, or remove it from the annotations and re-run the converter; '
+        f'`tools/train.py --preflight full` checks every image before training')
+    assert 'Traceback' not in result.stderr
 
 
 def test_progress_bar_counts_iterations_from_where_a_resumed_run_starts(capsys):

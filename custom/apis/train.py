@@ -2,9 +2,11 @@
 
 The same entry point runs as ``python -m custom.apis.train`` (see :func:`custom.apis.entry_command`).
 
-Before training it checks the config, the annotation files, a sample of the images, the work
-dir and the free disk (``--preflight``), and stops with every problem named. ``--resume``
-without a value continues from the newest complete checkpoint in the work dir.
+Before training it checks the config, the annotation files, the images, the work dir and the
+free disk (``--preflight``), and stops with every problem named. ``--resume`` without a value
+continues from the newest complete checkpoint in the work dir; a checkpoint to resume that is
+unreadable, or was trained with other classes or another model, is refused before training.
+An image that fails to load during training stops it with the file named (no DataLoader traceback).
 """
 from __future__ import annotations
 
@@ -16,10 +18,13 @@ from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from custom.engine.checkpoint import CheckpointError
 from custom.engine.checkpoint_files import find_resume_checkpoint
 from custom.engine.hooks import ProgressBarHook
 from custom.engine.launch import add_common_args, config_from_args, use_mixed_precision
-from custom.engine.preflight import PreflightError, count_parameters, preflight
+from custom.engine.preflight import FULL_DECODE_BYTES, SAMPLE_IMAGES, PreflightError, count_parameters, preflight
+from custom.engine.resume_check import ResumeMismatchError, check_resume
+from custom.models.loading import ImageLoadError, image_load_message, use_checked_image_loading
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or without a value from the latest checkpoint in the work dir')
     parser.add_argument('--preflight', choices=['sample', 'full', 'off'], default='sample',
-                        help='before training, decode a sample of each split\'s images (default), all of '
-                        'them, or none; annotation files, classes, work dir and disk are always checked')
+                        help='before training, check that every image exists and decode them all when they '
+                        f'total at most {FULL_DECODE_BYTES // 2**20} MiB, else {SAMPLE_IMAGES} a split (sample, '
+                        'the default); decode all (full); or '
+                        'look at no image (off); annotation files, classes, work dir and disk are always checked')
     parser.add_argument('--seed', type=int, help='random seed (default: the config\'s randomness.seed or random)')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (same seed -> same run on the same machine; slower on GPU)')
@@ -71,9 +78,13 @@ def train(args: argparse.Namespace) -> None:
         cfg.visualizer.vis_backends = [*cfg.visualizer.get('vis_backends', []), dict(type='TensorboardVisBackend')]
     register_all_modules(init_default_scope=False)
     try:
-        preflight(cfg, count_parameters(cfg.model), images=args.preflight)
+        notes = preflight(cfg, count_parameters(cfg.model), images=args.preflight)
     except PreflightError as err:
         sys.exit(f'error: {args.config}: {err}')
+    for note in notes:
+        print(f'preflight: {note}', flush=True)
+    for key in cfg.keys():  # an image that fails to load names itself: ImageLoadError
+        use_checked_image_loading(cfg[key])
     if args.amp:
         use_mixed_precision(cfg, cuda=torch.cuda.is_available())
     if args.auto_scale_lr:
@@ -83,8 +94,20 @@ def train(args: argparse.Namespace) -> None:
     if not any(h.get('type') == ProgressBarHook.__name__ for h in cfg.get('custom_hooks', [])):
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type=ProgressBarHook.__name__)]  # on a terminal
     apply_resume(cfg, args.resume)
+    try:
+        if cfg.get('resume') and cfg.get('load_from'):
+            check_resume(cfg, cfg.load_from)
+    except ResumeMismatchError as err:
+        sys.exit(f'error: {args.config}: {err}')
+    except (CheckpointError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointError as err:  # an unreadable load_from (fine-tuning)
+        sys.exit(f'error: {err}')
+    except ImageLoadError as err:  # raised in a DataLoader worker, re-raised here with its traceback
+        sys.exit(f'error: {image_load_message(err)}')
 
 
 if __name__ == '__main__':

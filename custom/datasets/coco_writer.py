@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from custom.datasets.converter import Report, convert_voc_to_coco, gc_paused
-from custom.datasets.splits import image_strata, kfold_splits, random_splits, read_split_files
+from custom.datasets.converter import Report, check_classes, check_voc_dir, convert_voc_to_coco, gc_paused
+from custom.datasets.splits import (check_fractions, image_strata, kfold_splits, random_splits, read_split_files,
+                                    split_overlaps)
 from custom.datasets.statistics import coco_statistics
-from custom.datasets.voc_xml import VOCError
+from custom.datasets.voc_xml import MAX_XML_BYTES, VOCError
 
 JSON_CHUNK = 2000  # records encoded per call, and images written per call, when writing COCO JSON
+SPLIT_FILE = re.compile(r'(train|val|test|trainval|fold\d+_(train|val))\.json')  # what a run writes
 
 
 def subset(coco: dict, image_ids: Iterable[int]) -> dict:
@@ -78,53 +81,105 @@ class EncodedCOCO:
             f.write('],"categories":' + self.categories + '}')
 
 
+def check_out_dir(voc_dir: Path, out_dir: Path, link_images: bool = True) -> None:
+    """Raise :class:`VOCError` when writing to ``out_dir`` would touch ``voc_dir`` or fail half-way.
+
+    ``out_dir`` must not be ``voc_dir`` nor a folder above it, nor a file, and an existing
+    ``out_dir/images`` must be the link to ``voc_dir`` that a conversion makes.
+    """
+    voc, out = voc_dir.resolve(), out_dir.resolve()
+    if out == voc or out in voc.parents:
+        raise VOCError(f'--out-dir {out_dir} is the dataset folder {voc_dir} or a folder above it: writing there '
+                       f'could overwrite the annotations; choose a folder outside it, e.g. data/NAME')
+    for path in (out_dir, out_dir / 'annotations'):
+        if path.exists() and not path.is_dir():
+            raise VOCError(f'{path} exists and is not a folder; remove it or use another --out-dir')
+    link = out_dir / 'images'
+    if link_images and (link.is_symlink() or link.exists()):
+        if not link.is_symlink() or os.readlink(link) != os.path.relpath(voc, out):
+            raise VOCError(f'{link} exists and is not a link to {voc_dir}; remove it or use another --out-dir')
+
+
+def _choose_splits(voc_dir: Path, split: Sequence[float] | None, kfold: int,
+                   allow_overlap: bool) -> tuple[dict[str, list[str]], list[str]]:
+    """The ImageSets splits (none when ``split``/``kfold`` make them) and their overlaps, checked."""
+    if split:
+        check_fractions(split)
+    if split or kfold:
+        return {}, []
+    splits = read_split_files(voc_dir)
+    if not splits:
+        raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
+                       f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
+    overlaps = split_overlaps(splits)
+    if overlaps and not allow_overlap:
+        raise VOCError(f"{voc_dir / 'ImageSets' / 'Main'}: {'; '.join(overlaps)}. An image in two splits "
+                       f'leaks into evaluation; fix the lists, or pass --allow-overlap to keep them')
+    return splits, overlaps
+
+
 @gc_paused
 def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
                       classes: Sequence[str] | None = None, class_map: dict[str, str] | None = None,
                       unknown: str = 'drop', split: Sequence[float] | None = None, kfold: int = 0,
-                      seed: int = 0, link_images: bool = True,
-                      progress: bool = False, workers: int | None = None) -> Report:
+                      seed: int = 0, link_images: bool = True, progress: bool = False,
+                      workers: int | None = None, allow_overlap: bool = False,
+                      max_xml_bytes: int = MAX_XML_BYTES) -> Report:
     """Convert ``voc_dir`` and write ``out_dir/annotations/<split>.json`` plus ``report.json``.
 
     Splits come from ``ImageSets/Main`` when present, else from ``split``
-    fractions (train,val[,test]) or ``kfold`` folds, stratified by each image's
-    rarest class and shuffled with ``seed``. ``out_dir/images`` becomes a
+    fractions (train,val[,test]; a 0 leaves that split out) or ``kfold`` folds, stratified by
+    each image's rarest class and shuffled with ``seed``. ``out_dir/images`` becomes a
     relative symlink to ``voc_dir`` so COCO ``file_name`` resolves. Statistics per
     split go to ``stats.json`` (plots of them: :func:`custom.visualization.dataset_plots.plot_split_files`).
+
+    Nothing is written before the arguments, ``out_dir`` and the split lists are checked
+    (an id in two of train/val/test raises :class:`VOCError` unless ``allow_overlap``);
+    split files of an earlier run that this one does not write are removed.
     """
     voc_dir, out_dir = Path(voc_dir), Path(out_dir)
+    check_classes(classes, unknown)
+    check_voc_dir(voc_dir)
+    check_out_dir(voc_dir, out_dir, link_images)
+    splits, overlaps = _choose_splits(voc_dir, split, kfold, allow_overlap)
     coco, ids_by_stem, report = convert_voc_to_coco(voc_dir, classes, class_map, unknown, progress=progress,
-                                                    workers=workers)
-    splits = read_split_files(voc_dir)
+                                                    workers=workers, max_xml_bytes=max_xml_bytes)
+    for message in overlaps:
+        report.add('split_overlap', message)
     if split or kfold:
         strata = image_strata(coco, ids_by_stem)
         splits = random_splits(sorted(ids_by_stem), split, seed, strata) if split else {}
         if kfold:
             splits.update(kfold_splits(sorted(ids_by_stem), kfold, seed, strata))
-    if not splits:
-        raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
-                       f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
+    else:
+        listed = set().union(*splits.values())
+        for stem in ids_by_stem:
+            if stem not in listed:
+                report.add('image_in_no_split', f'{stem}: in none of ImageSets/Main/{{{",".join(splits)}}}.txt; '
+                           f'its boxes are in no output file')
     (out_dir / 'annotations').mkdir(parents=True, exist_ok=True)
     encoded = EncodedCOCO(coco)
     parts = {}
     for name, stems in splits.items():
-        missing = [s for s in stems if s not in ids_by_stem]
-        for stem in missing:
-            report.add('split_id_without_image', f'{name}.txt: {stem}')
+        for stem in stems:
+            if stem not in ids_by_stem:
+                report.add('split_id_without_image', f'{name}.txt: {stem}')
         image_ids = [ids_by_stem[s] for s in stems if s in ids_by_stem]
         part = subset(coco, image_ids)
         encoded.write(out_dir / 'annotations' / f'{name}.json', image_ids)
         report.counts[f'images_{name}'] = len(part['images'])
+        if not part['images']:
+            report.add('empty_split', f'{name}.json has no images: its list is empty, or its fraction is too small '
+                       f'for {len(ids_by_stem)} images (a fraction of 0 leaves a split out)')
         parts[name] = part
+    for path in (out_dir / 'annotations').glob('*.json'):
+        if SPLIT_FILE.fullmatch(path.name) and path.stem not in parts:  # left by an earlier run
+            path.unlink()
+            report.counts['stale_split_files_removed'] += 1
     stats = {name: coco_statistics(part) for name, part in parts.items()}
     (out_dir / 'stats.json').write_text(json.dumps(stats, indent=1))
-    if link_images:
-        link = out_dir / 'images'
-        target = os.path.relpath(voc_dir.resolve(), out_dir.resolve())
-        if link.is_symlink() or link.exists():
-            if not link.is_symlink() or os.readlink(link) != target:
-                raise VOCError(f'{link} exists and is not a link to {voc_dir}; remove it or use another --out-dir')
-        else:
-            link.symlink_to(target, target_is_directory=True)
+    link = out_dir / 'images'
+    if link_images and not link.is_symlink():
+        link.symlink_to(os.path.relpath(voc_dir.resolve(), out_dir.resolve()), target_is_directory=True)
     (out_dir / 'report.json').write_text(json.dumps(report.to_dict(), indent=1))
     return report

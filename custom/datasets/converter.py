@@ -9,12 +9,13 @@ import functools
 import gc
 import os
 from collections import Counter
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from custom.datasets.image_files import find_annotation_files, find_image
 from custom.datasets.imagesize import ImageSizeError, image_size
-from custom.datasets.voc_xml import VOCError, VOCImage, parse_voc_xml, voc_box_to_coco
+from custom.datasets.voc_xml import MAX_XML_BYTES, VOCError, VOCImage, parse_voc_xml, voc_box_to_coco
 
 PROGRESS_MIN_FILES = 2000  # below this a conversion takes about a second: no progress bar
 PARALLEL_MIN_FILES = 20000  # from here on, parse in one process per core (start-up ~0.1 s is then small)
@@ -30,7 +31,8 @@ class Report:
         self.counts: Counter = Counter()
 
     def add(self, kind: str, detail: str) -> None:
-        self.problems.setdefault(kind, []).append(detail)
+        """Record one problem; a file name that is not UTF-8 is kept with its bytes escaped (``\\xe9``)."""
+        self.problems.setdefault(kind, []).append(detail if detail.isascii() else escape_name(detail))
 
     def to_dict(self) -> dict:
         return {'counts': dict(self.counts),
@@ -47,6 +49,19 @@ class Report:
 BOX_DROP_KINDS = ('bad_object', 'unknown_class', 'degenerate_box')
 
 
+def escape_name(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 file name written as ``\\xe9``: printable and JSON-safe."""
+    try:
+        text.encode('utf-8')
+        return text
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode('utf-8', 'surrogateescape')  # os.fsdecode's undecodable bytes
+        except UnicodeEncodeError:
+            return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+        return raw.decode('utf-8', 'backslashreplace')
+
+
 def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
     """``['old=new', ...]`` -> ``{'old': 'new'}`` for merging or renaming classes."""
     mapping = {}
@@ -58,34 +73,42 @@ def parse_class_map(pairs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def _load(root: str, xml_path: str, cache: dict) -> tuple:
+def _load(root: str, xml_path: str, cache: dict, max_bytes: int) -> tuple:
     """Parse one XML file, find its image and read the image's size.
 
-    Returns ``(item, image_path, (width, height))``, or ``(kind, message, boxes_lost)``
-    when the file cannot be used.
+    Returns ``(item, image_path, (width, height))``, or ``(kind, message, boxes_lost,
+    estimated)`` when the file cannot be used; no error escapes for one file.
     """
     try:
-        item = parse_voc_xml(xml_path)
+        item = parse_voc_xml(xml_path, max_bytes)
     except VOCError as err:
-        return 'unreadable_xml', str(err), 0
+        return 'unreadable_xml', str(err), err.boxes, err.estimated
     boxes = len(item.objects) + len(item.bad_objects)
-    image_path = find_image(root, item, cache)
+    relative = xml_path[len(root):]
+    if not relative.isascii() and escape_name(relative) != relative:
+        return 'file_name_not_utf8', f'{escape_name(xml_path)}: the name is not UTF-8; rename the file', boxes, False
+    try:
+        image_path = find_image(root, item, cache)
+    except OSError as err:
+        return 'missing_image', f'{os.path.basename(xml_path)}: image folder not readable: {err}', boxes, False
     if image_path is None:
-        return 'missing_image', f'{os.path.basename(xml_path)}: <filename> {item.filename!r} not found', boxes
+        return ('missing_image', f'{os.path.basename(xml_path)}: <filename> {item.filename!r} not found',
+                boxes, False)
     try:
         size = image_size(image_path)
     except (ImageSizeError, OSError) as err:
-        return 'unreadable_image', f'{os.path.basename(xml_path)}: {err}', boxes
+        return 'unreadable_image', f'{os.path.basename(xml_path)}: {err}', boxes, False
     return item, image_path, size
 
 
-def _load_chunk(args: tuple[str, list[str]]) -> list[tuple]:
-    root, files = args
+def _load_chunk(args: tuple[str, list[str], int]) -> list[tuple]:
+    root, files, max_bytes = args
     cache: dict = {}
-    return [_load(root, path, cache) for path in files]
+    return [_load(root, path, cache, max_bytes) for path in files]
 
 
-def _load_all(root: str, xml_files: Sequence[str], workers: int, progress: bool) -> Iterable[tuple]:
+def _load_all(root: str, xml_files: Sequence[str], workers: int, progress: bool,
+              max_bytes: int) -> Iterable[tuple]:
     """:func:`_load` over every file, in order; across ``workers`` processes when > 1."""
     bar = None
     if progress and len(xml_files) >= PROGRESS_MIN_FILES:
@@ -94,12 +117,13 @@ def _load_all(root: str, xml_files: Sequence[str], workers: int, progress: bool)
     if workers <= 1:
         cache: dict = {}
         for path in xml_files:
-            yield _load(root, path, cache)
+            yield _load(root, path, cache, max_bytes)
             if bar is not None:
                 bar.update()
     else:
         import multiprocessing
-        chunks = [(root, list(xml_files[i:i + PARALLEL_CHUNK])) for i in range(0, len(xml_files), PARALLEL_CHUNK)]
+        chunks = [(root, list(xml_files[i:i + PARALLEL_CHUNK]), max_bytes)
+                  for i in range(0, len(xml_files), PARALLEL_CHUNK)]
         with multiprocessing.get_context().Pool(workers) as pool:
             for results in pool.imap(_load_chunk, chunks):  # imap keeps the file order
                 yield from results
@@ -114,20 +138,24 @@ def default_workers(n_files: int) -> int:
     return min(os.cpu_count() or 1, MAX_WORKERS) if n_files >= PARALLEL_MIN_FILES else 1
 
 
-def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress: bool, workers: int
-             ) -> Iterator[tuple[VOCImage, str]]:
+def _collect(voc_dir: Path, xml_files: Sequence[str], report: Report, progress: bool, workers: int,
+             max_bytes: int) -> Iterator[tuple[VOCImage, str]]:
     """Parse every XML file, resolve its image and check its size; unusable files go to ``report``.
 
     Yields ``(item, image_path)`` file by file, so a caller need not hold every parsed file.
 
     The image's own size wins over the XML's ``<size>``: it is what the model is trained on.
-    A missing ``<size>`` is reported as ``size_from_image``, a different one as ``size_mismatch``.
+    A missing ``<size>`` is reported as ``size_from_image``, a different one as ``size_mismatch``;
+    two files naming one image as ``shared_image`` (both kept), an id with a space as ``id_with_space``.
     """
     seen: dict[str, str] = {}
-    paths = [str(p) for p in xml_files]
-    for xml_path, result in zip(paths, _load_all(str(voc_dir), paths, workers, progress)):
+    described: dict[str, str] = {}  # image path -> the XML file naming it
+    for xml_path, result in zip(xml_files, _load_all(str(voc_dir), xml_files, workers, progress, max_bytes)):
         if isinstance(result[0], str):
-            kind, message, boxes = result
+            kind, message, boxes, estimated = result
+            if estimated and boxes:
+                report.counts['boxes_in_estimated'] += boxes
+                message += f' (~{boxes} boxes: <object> tags counted, not parsed)'
             report.add(kind, message)
             report.counts['boxes_in'] += boxes
             report.counts['boxes_of_dropped_images'] += boxes
@@ -142,6 +170,13 @@ def _collect(voc_dir: Path, xml_files: Sequence[Path], report: Report, progress:
             report.counts['boxes_of_dropped_images'] += boxes
             continue
         seen[stem] = xml_path
+        if ' ' in stem:
+            report.add('id_with_space', f'{xml_path}: id {stem!r} has a space (ImageSets lines are read whole)')
+        if image_path in described:
+            report.add('shared_image', f'{name}: names the image {os.path.basename(image_path)} of '
+                       f'{described[image_path]} too; both kept, fix the <filename> of one')
+        else:
+            described[image_path] = name
         if item.width <= 0 or item.height <= 0:
             report.add('size_from_image', f'{name}: no usable <size>, image is {width}x{height}')
         elif (item.width, item.height) != (width, height):
@@ -175,7 +210,8 @@ def gc_paused(fn):
 def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | None = None,
                         class_map: dict[str, str] | None = None, unknown: str = 'drop',
                         difficult_as_crowd: bool = True, progress: bool = False,
-                        workers: int | None = None) -> tuple[dict, dict[str, int], Report]:
+                        workers: int | None = None, max_xml_bytes: int = MAX_XML_BYTES
+                        ) -> tuple[dict, dict[str, int], Report]:
     """Convert every annotation of ``voc_dir`` into one COCO dict.
 
     Returns ``(coco, image_ids_by_stem, report)``. Names are first renamed by
@@ -184,23 +220,22 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
     counted (``unknown='drop'``) or raises :class:`VOCError` (``unknown='error'``).
     Image ``file_name`` is relative to ``voc_dir``. Nothing is dropped silently:
     ``boxes_in == boxes_out + boxes_of_dropped_images + len(problems[k])`` summed
-    over :data:`BOX_DROP_KINDS`. ``workers`` processes parse the files (default:
-    :func:`default_workers`); the result does not depend on it.
+    over :data:`BOX_DROP_KINDS` (``boxes_in_estimated`` of them counted as ``<object>`` tags of
+    files that could not be parsed). Files over ``max_xml_bytes`` are refused. ``workers``
+    processes parse the files (default: :func:`default_workers`); the result does not depend on it.
     """
-    if unknown not in ('drop', 'error'):
-        raise ValueError(f"unknown must be 'drop' or 'error', got {unknown!r}")
+    check_classes(classes, unknown)
     voc_dir = Path(voc_dir)
-    if not voc_dir.is_dir():
-        raise FileNotFoundError(f'{voc_dir}: no such folder (expected a Pascal-VOC dataset folder)')
-    xml_files = find_annotation_files(voc_dir)
+    check_voc_dir(voc_dir)
+    xml_files, skipped = find_annotation_files(voc_dir)
     if not xml_files:
         raise VOCError(f'{voc_dir}: no .xml annotation files found (looked in Annotations/, '
                        f'annotations/ and beside the images)')
     report = Report()
     report.counts.update({'xml_files': len(xml_files), 'boxes_in': 0, 'boxes_of_dropped_images': 0})
+    for message in skipped:
+        report.add('not_a_file', message)
     workers = default_workers(len(xml_files)) if workers is None else workers
-    if classes and len(set(classes)) != len(classes):
-        raise ValueError(f'duplicate class names in {list(classes)}')
     class_map = class_map or {}
     discover = not classes  # ids then follow the sorted names found, known only at the end
     cat_ids = {} if discover else {name: i + 1 for i, name in enumerate(classes)}
@@ -210,7 +245,7 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
     images, annotations = coco['images'], coco['annotations']
     prefix = str(voc_dir) + os.sep
     crowd = bool(difficult_as_crowd)
-    for item, image_path in _collect(voc_dir, xml_files, report, progress, workers):  # streamed
+    for item, image_path in _collect(voc_dir, xml_files, report, progress, workers, max_xml_bytes):  # streamed
         name = os.path.basename(item.xml_path)
         image_id = len(images) + 1
         ids_by_stem[os.path.splitext(name)[0]] = image_id
@@ -256,5 +291,51 @@ def convert_voc_to_coco(voc_dir: str | os.PathLike, classes: Sequence[str] | Non
                 ann['category_id'] = remap[ann['category_id']]
         cat_ids = final
     coco['categories'] = [{'id': i, 'name': n, 'supercategory': 'none'} for n, i in cat_ids.items()]
+    _check_class_names(coco, cat_ids, outside, discover, report)
     report.counts.update({'images': len(coco['images']), 'boxes_out': len(coco['annotations'])})
     return coco, ids_by_stem, report
+
+
+def check_voc_dir(voc_dir: Path) -> None:
+    """``FileNotFoundError`` naming ``voc_dir`` when it is not a folder."""
+    if not voc_dir.is_dir():
+        raise FileNotFoundError(f'{voc_dir}: no such folder (expected a Pascal-VOC dataset folder)')
+
+
+def check_classes(classes: Sequence[str] | None, unknown: str = 'drop') -> None:
+    """Raise ``ValueError`` for a class list with an empty or repeated name, or a bad ``unknown`` policy."""
+    if unknown not in ('drop', 'error'):
+        raise ValueError(f"unknown must be 'drop' or 'error', got {unknown!r}")
+    if not classes:
+        return
+    empty = [i + 1 for i, name in enumerate(classes) if not name.strip()]
+    if empty:
+        raise ValueError(f'class list {list(classes)}: name {empty[0]} is empty (two commas in a row, or one at '
+                         f'an end of --classes?); remove it')
+    if len(set(classes)) != len(classes):
+        raise ValueError(f'duplicate class names in {list(classes)}')
+
+
+def _check_class_names(coco: dict, cat_ids: dict[str, int], outside: dict[str, str], discover: bool,
+                       report: Report) -> None:
+    """Report classes of the list without a box, and class names found that differ only by case."""
+    per_class = Counter(map(itemgetter('category_id'), coco['annotations']))
+    if not discover:
+        for label, cat_id in cat_ids.items():
+            if not per_class.get(cat_id):
+                report.add('class_without_boxes', f'{label!r} is in the class list but no box has it')
+    found = [label for label, cat_id in cat_ids.items() if per_class.get(cat_id)] + sorted(outside)
+    by_case: dict[str, list[str]] = {}
+    for label in found:
+        by_case.setdefault(label.casefold(), []).append(label)
+    for labels in by_case.values():
+        if len(labels) > 1:  # rare: the files are looked up only here
+            files = [outside.get(label) or _first_file(coco, cat_ids[label]) for label in labels]
+            where = ', '.join(f'{label!r} in {file}' for label, file in zip(labels, files))
+            report.add('class_case_clash', f'class names differ only by case: {where}; merge them with '
+                       f'--class-map {labels[1]}={labels[0]}')
+
+
+def _first_file(coco: dict, cat_id: int) -> str:
+    image_id = next(a['image_id'] for a in coco['annotations'] if a['category_id'] == cat_id)
+    return coco['images'][image_id - 1]['file_name']

@@ -1,6 +1,7 @@
 """Train/val/test splits and K folds: from ``ImageSets/Main``, or made reproducibly and stratified by class."""
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from pathlib import Path
@@ -10,14 +11,40 @@ SPLIT_NAMES = ('train', 'val', 'test')
 
 
 def read_split_files(voc_dir: Path) -> dict[str, list[str]]:
-    """Image ids per split from ``ImageSets/Main/{train,val,trainval,test}.txt`` when present."""
+    """Image ids per split from ``ImageSets/Main/{train,val,trainval,test}.txt`` when present.
+
+    Each non-blank line is one id, whole (an id may hold spaces); ``ValueError`` naming the
+    file when it is not UTF-8.
+    """
     main = voc_dir / 'ImageSets' / 'Main'
     splits = {}
     for name in ('train', 'val', 'trainval', 'test'):
         path = main / f'{name}.txt'
         if path.is_file():
-            splits[name] = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+            try:
+                text = path.read_text(encoding='utf-8')
+            except UnicodeDecodeError as err:
+                raise ValueError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start}); '
+                                 f'save it as UTF-8') from None
+            splits[name] = [line.strip() for line in text.splitlines() if line.strip()]
     return splits
+
+
+def split_overlaps(splits: dict[str, Sequence[str]]) -> list[str]:
+    """One message per pair of splits sharing ids: two of train/val/test, or a fold's train and val.
+
+    ``trainval`` is the union of train and val by definition, so never an overlap.
+    """
+    pairs = [('train', 'val'), ('train', 'test'), ('val', 'test')]
+    pairs += [(n, n[:-len('_train')] + '_val') for n in splits if n.startswith('fold') and n.endswith('_train')]
+    messages = []
+    for a, b in pairs:
+        if a in splits and b in splits:
+            shared = sorted(set(splits[a]) & set(splits[b]))
+            if shared:
+                more = f' ... ({len(shared) - 5} more)' if len(shared) > 5 else ''
+                messages.append(f'{len(shared)} ids in both {a} and {b}: {", ".join(shared[:5])}{more}')
+    return messages
 
 
 def _deal(order: Sequence[str], names: Sequence[str], fractions: Sequence[float]) -> dict[str, list[str]]:
@@ -56,21 +83,29 @@ def image_strata(coco: dict, ids_by_stem: dict[str, int]) -> dict[str, str]:
     return strata
 
 
+def check_fractions(fractions: Sequence[float]) -> None:
+    """``ValueError`` unless ``fractions`` are 2 or 3 finite non-negative numbers summing to 1."""
+    if (len(fractions) not in (2, 3) or not all(math.isfinite(f) and f >= 0 for f in fractions)
+            or abs(sum(fractions) - 1) > 1e-6):
+        raise ValueError(f'split fractions must be 2 or 3 finite non-negative numbers summing to 1, '
+                         f'got {list(fractions)}')
+
+
 def random_splits(ids: Sequence[str], fractions: Sequence[float], seed: int,
                   strata: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Deterministic train/val[/test] split of ``ids`` by ``fractions`` (summing to 1).
 
     With ``strata`` (id -> key, e.g. :func:`image_strata`), every stratum is split
     in the same proportions, so a rare class appears in each split. The result
-    depends only on the set of ids, the strata and ``seed``.
+    depends only on the set of ids, the strata and ``seed``. A split of fraction 0 is
+    left out (``0,0,1`` gives one ``test`` split); ``trainval`` comes with 3 fractions.
     """
-    if len(fractions) not in (2, 3) or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
-        raise ValueError(f'split fractions must be 2 or 3 non-negative numbers summing to 1, got {list(fractions)}')
+    check_fractions(fractions)
     names = list(SPLIT_NAMES[:len(fractions)])
     splits = _deal(_stratified_order(ids, strata, seed), names, fractions)
-    if len(fractions) == 3:
+    if len(fractions) == 3 and (fractions[0] or fractions[1]):
         splits['trainval'] = sorted(splits['train'] + splits['val'])
-    return splits
+    return {name: items for name, items in splits.items() if name == 'trainval' or fractions[names.index(name)]}
 
 
 def kfold_splits(ids: Sequence[str], k: int, seed: int,

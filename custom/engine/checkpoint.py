@@ -31,7 +31,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from custom.engine.checkpoint_files import atomic_write
+from custom.engine.checkpoint_files import atomic_write, checkpoint_is_complete
 
 
 def _numpy_globals() -> list[Any]:
@@ -55,8 +55,19 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 SAFE_GLOBALS: list[Any] = [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be read at all (truncated, empty, not a ``torch.save`` file)."""
+
+
+REFUSAL_MARKERS = ('GLOBAL', 'Unsupported global', 'is not allowed in a checkpoint')  # weights_only refusals
+
+
 def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
-    """``torch.load`` a local checkpoint with ``weights_only=True`` and mmengine's own classes allowed."""
+    """``torch.load`` a local checkpoint with ``weights_only=True`` and mmengine's own classes allowed.
+
+    Raises ``FileNotFoundError`` for a missing file, :class:`CheckpointError` (one line naming the
+    file) for one that is not a whole checkpoint, ``pickle.UnpicklingError`` for a refused class.
+    """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
@@ -64,10 +75,31 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if not any(marker in str(err) for marker in REFUSAL_MARKERS):
+            raise unreadable(filename, err) from err
         raise pickle.UnpicklingError(
             f'{filename}: refused to unpickle a class that is not known to be safe ({err}). '
             f'If you trust this file, add that class to custom.engine.checkpoint.SAFE_GLOBALS, or load it '
             f'once with torch.load(..., weights_only=False) and re-save only its state_dict.') from err
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
+        if checkpoint_is_complete(filename):
+            raise  # a whole file: torch's own reason (e.g. map_location) is the one to read
+        raise unreadable(filename, err) from err
+
+
+def unreadable(filename: str, err: BaseException) -> CheckpointError:
+    """The one-line :class:`CheckpointError` for a file ``torch.load`` could not read (``err``)."""
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    size = osp.getsize(filename)
+    if size == 0:
+        what = 'is empty'
+    elif head.startswith(b'PK') and not checkpoint_is_complete(filename):
+        what = f'is truncated ({size} bytes; killed while saving, or copied partly?)'
+    else:
+        what = f'is not a torch.save checkpoint ({size} bytes that torch.load cannot read: {type(err).__name__})'
+    return CheckpointError(f'{filename} {what}: use another checkpoint, e.g. --resume without a value '
+                           f'resumes from the newest complete one in the work dir')
 
 
 class AtomicLocalBackend(LocalBackend):

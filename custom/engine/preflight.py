@@ -18,7 +18,8 @@ import torch
 from custom.engine.config import SPLITS, innermost_dataset
 from custom.engine.config_check import check_config
 
-SAMPLE_IMAGES = 20  # images decoded per dataloader in 'sample' mode
+SAMPLE_IMAGES = 20  # images decoded per dataloader in 'sample' mode when they are many
+FULL_DECODE_BYTES = 200 * 2**20  # 'sample' decodes every image up to this total (~30 MiB/s: under 10 s)
 
 
 class PreflightError(RuntimeError):
@@ -39,13 +40,16 @@ def _decode_problem(path: str) -> str | None:
     return None
 
 
-def check_annotations(cfg: Any, images: str = 'sample', seed: int = 0) -> list[str]:
+def check_annotations(cfg: Any, images: str = 'sample', seed: int = 0, notes: list[str] | None = None) -> list[str]:
     """Problems with each dataloader's annotation file and images.
 
-    ``images``: ``'sample'`` decodes :data:`SAMPLE_IMAGES` random images per split, ``'full'``
-    every one, ``'off'`` none (existence of the annotation file is still checked).
+    ``images``: ``'sample'`` checks that every image exists and decodes them all when they total
+    at most :data:`FULL_DECODE_BYTES`, else :data:`SAMPLE_IMAGES` random ones per split; ``'full'``
+    decodes every image, ``'off'`` looks at none (the annotation files are still checked).
+    What was decoded is appended to ``notes``.
     """
-    problems = []
+    problems: list[str] = []
+    splits: list[tuple[str, list[str]]] = []  # (annotation file, its image paths)
     for split in SPLITS:
         loader = cfg.get(f'{split}_dataloader')
         dataset = innermost_dataset(loader.get('dataset')) if loader else None
@@ -53,38 +57,68 @@ def check_annotations(cfg: Any, images: str = 'sample', seed: int = 0) -> list[s
             continue
         root = dataset.get('data_root') or ''
         ann_file = osp.join(root, dataset['ann_file'])
-        if not osp.isfile(ann_file):
-            problems.append(f'{ann_file} ({split}_dataloader) does not exist: convert your data with '
-                            f'tools/dataset_converters/voc2coco.py or point the data root (e.g. BCCD_ROOT) at it')
-            continue
-        try:
-            with open(ann_file) as f:
-                coco = json.load(f)
-            names = [c['name'] for c in coco['categories']]
-            records = coco['images']
-        except (ValueError, KeyError, TypeError) as err:
-            problems.append(f'{ann_file} is not a COCO detection file ({err!r}): re-run the converter')
-            continue
-        classes = list((dataset.get('metainfo') or {}).get('classes') or [])
-        missing, extra = [c for c in classes if c not in names], [n for n in names if n not in classes]
-        if missing:
-            problems.append(f'{ann_file} has no category {missing} of the config classes {classes}: those '
-                            f'classes get no boxes and their AP is 0; fix the names in metainfo.classes or '
-                            f'convert with --classes {",".join(classes)}')
-        if extra and classes:
-            problems.append(f'{ann_file} has categories {extra} that the config classes {classes} lack: their '
-                            f'boxes would be ignored; add them to metainfo.classes (and num_classes) or '
-                            f'merge them when converting with --class-map')
-        if images == 'off':
-            continue
+        file_names = _check_annotation_file(ann_file, split, dataset, problems)
         prefix = (dataset.get('data_prefix') or {}).get('img', '')
-        chosen = records if images == 'full' else random.Random(seed).sample(
-            records, min(SAMPLE_IMAGES, len(records)))
-        for record in chosen:
-            path = osp.join(root, prefix, record['file_name'])
+        if file_names is not None:
+            splits.append((ann_file, [osp.join(root, prefix, name) for name in file_names]))
+    if images != 'off':
+        problems += _check_images(splits, images, seed, notes if notes is not None else [])
+    return problems
+
+
+def _check_annotation_file(ann_file: str, split: str, dataset: Any, problems: list[str]) -> list[str] | None:
+    """The image file names of COCO file ``ann_file``, or ``None``; its problems are appended to ``problems``."""
+    if not osp.isfile(ann_file):
+        problems.append(f'{ann_file} ({split}_dataloader) does not exist: convert your data with '
+                        f'tools/dataset_converters/voc2coco.py or point the data root (e.g. BCCD_ROOT) at it')
+        return None
+    try:
+        with open(ann_file) as f:
+            coco = json.load(f)
+        names = [c['name'] for c in coco['categories']]
+        file_names = [r['file_name'] for r in coco['images']]
+    except (ValueError, KeyError, TypeError) as err:
+        problems.append(f'{ann_file} is not a COCO detection file ({err!r}): re-run the converter')
+        return None
+    classes = list((dataset.get('metainfo') or {}).get('classes') or [])
+    missing, extra = [c for c in classes if c not in names], [n for n in names if n not in classes]
+    if missing:
+        problems.append(f'{ann_file} has no category {missing} of the config classes {classes}: those '
+                        f'classes get no boxes and their AP is 0; fix the names in metainfo.classes or '
+                        f'convert with --classes {",".join(classes)}')
+    if extra and classes:
+        problems.append(f'{ann_file} has categories {extra} that the config classes {classes} lack: their '
+                        f'boxes would be ignored; add them to metainfo.classes (and num_classes) or '
+                        f'merge them when converting with --class-map')
+    return file_names
+
+
+def _check_images(splits: list[tuple[str, list[str]]], images: str, seed: int, notes: list[str]) -> list[str]:
+    """Every image exists; all or a sample of them decode (see :func:`check_annotations`)."""
+    problems, sizes = [], {}
+    for ann_file, paths in splits:
+        for path in paths:
+            if path not in sizes:
+                sizes[path] = osp.getsize(path) if osp.isfile(path) else None
+            if sizes[path] is None:
+                problems.append(f'{path} (in {ann_file}) does not exist: fix or remove it and re-run the converter')
+    total = sum(size for size in sizes.values() if size)
+    decode_all = images == 'full' or total <= FULL_DECODE_BYTES
+    decoded: set[str] = set()
+    for ann_file, paths in splits:
+        present = [p for p in paths if sizes[p] is not None]
+        chosen = present if decode_all else random.Random(seed).sample(present, min(SAMPLE_IMAGES, len(present)))
+        for path in chosen:
+            if path in decoded:
+                continue
+            decoded.add(path)
             reason = _decode_problem(path)
             if reason:
                 problems.append(f'{path} (in {ann_file}) {reason}: fix or remove it and re-run the converter')
+    notes.append(f'{len(sizes)} images ({total / 2**20:.1f} MiB) checked to exist, '
+                 + (f'{len(decoded)} decoded' if decode_all else
+                    f'{len(decoded)} decoded ({SAMPLE_IMAGES} a split: they total over '
+                    f'{FULL_DECODE_BYTES // 2**20} MiB; --preflight full decodes all)'))
     return problems
 
 
@@ -105,18 +139,22 @@ def check_work_dir(work_dir: str, needed_bytes: int) -> list[str]:
     return []
 
 
-def count_parameters(model_cfg: Any) -> int:
-    """Parameters of the model ``model_cfg`` builds, built on the meta device (no weights allocated).
+def build_on_meta(model_cfg: Any) -> torch.nn.Module:
+    """The model ``model_cfg`` builds, on the meta device (shapes only, no weights allocated).
 
     A module that computes on real tensors while it is built fails there; it is then built normally.
     """
     from mmdet.registry import MODELS
     try:
         with torch.device('meta'):
-            model = MODELS.build(model_cfg)
+            return MODELS.build(model_cfg)
     except Exception:  # noqa: BLE001  any module's own __init__ may refuse meta tensors
-        model = MODELS.build(model_cfg)
-    return sum(p.numel() for p in model.parameters())
+        return MODELS.build(model_cfg)
+
+
+def count_parameters(model_cfg: Any) -> int:
+    """Parameters of the model ``model_cfg`` builds (:func:`build_on_meta`)."""
+    return sum(p.numel() for p in build_on_meta(model_cfg).parameters())
 
 
 def checkpoint_bytes(cfg: Any, n_params: int) -> int:
@@ -130,9 +168,12 @@ def checkpoint_bytes(cfg: Any, n_params: int) -> int:
     return per_ckpt * count
 
 
-def preflight(cfg: Any, n_params: int, images: str = 'sample') -> None:
-    """Raise :class:`PreflightError` listing every problem of ``cfg`` before training starts."""
-    problems = check_config(cfg) + check_annotations(cfg, images) + check_work_dir(
+def preflight(cfg: Any, n_params: int, images: str = 'sample') -> list[str]:
+    """Raise :class:`PreflightError` listing every problem of ``cfg`` before training starts; else
+    return notes on what was checked."""
+    notes: list[str] = []
+    problems = check_config(cfg) + check_annotations(cfg, images, notes=notes) + check_work_dir(
         cfg.work_dir, checkpoint_bytes(cfg, n_params))
     if problems:
         raise PreflightError('training would fail or learn nothing:\n  - ' + '\n  - '.join(problems))
+    return notes

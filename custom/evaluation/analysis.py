@@ -24,7 +24,7 @@ import numpy as np
 
 from custom.engine.config import COCO_MAX_DETS
 from custom.evaluation.metrics import DetectionEvaluation, evaluate_detections
-from custom.evaluation.results_io import class_cat_ids, load_ground_truth, load_results, save_json
+from custom.evaluation.results_io import class_cat_ids, load_ground_truth, load_results, plain_id, save_json
 from custom.evaluation.summary_text import format_report
 
 IMAGE_DIRS = ('predictions', 'worst', 'best')
@@ -119,11 +119,11 @@ def _pictures(evaluation: DetectionEvaluation, img_root: Path, palette: Sequence
     anns = coco.dataset['annotations']
     fn_gt = {i for i, a in enumerate(anns)} - set(matched_gt.tolist())
     ann_pos = {id(a): i for i, a in enumerate(anns)}
-    by_image: dict[int, np.ndarray] = {}
+    by_image: dict[Any, np.ndarray] = {}
     order = np.argsort(dets['image_id'], kind='stable')
     ids, starts = np.unique(dets['image_id'][order], return_index=True)
     for img_id, chunk in zip(ids, np.split(order, starts[1:])):
-        by_image[int(img_id)] = chunk
+        by_image[plain_id(img_id)] = chunk
 
     def load(img_id: int) -> Image.Image:
         path = img_root / coco.imgs[img_id]['file_name']

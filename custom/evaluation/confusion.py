@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from custom.evaluation.fast_coco import iou_pairs
+from custom.evaluation.coco_matching import iou_pairs
 from custom.evaluation.matches import DetectionMatches
 from custom.evaluation.voc_metric import pairs_with_equal_keys
 
@@ -27,7 +27,8 @@ def confusion_matrix(matches: DetectionMatches, keep: np.ndarray, t: int, iou_th
     gt_match = matches.det_gt[t]
     crowd = matches.gt_crowd
     matched = keep & (gt_match >= 0)
-    on_crowd = matched & crowd[np.where(matched, gt_match, 0)]
+    on_crowd = matched.copy()
+    on_crowd[matched] = crowd[gt_match[matched]]
     tp = matched & ~on_crowd
     np.add.at(m, (row_of[matches.det_cat[tp]], row_of[matches.det_cat[tp]]), 1)
     gt_free = ~crowd.copy()

@@ -14,9 +14,15 @@ reproduces COCOeval's rules exactly, quirks included:
 * 101-point interpolated precision with ``np.spacing(1)`` in the denominator, ``-1`` where a
   class has no ground truth in a range.
 
-Only detections with IoU >= the lowest threshold against some ground truth of their own
-image and class can change the matching; the sequential part runs on those alone, as one
-numpy step per detection rank, vectorised over (area range, IoU threshold, image-class).
+Only (detection, ground truth) pairs of one image and class with IoU >= the lowest threshold
+can be matched; the greedy part (:mod:`custom.evaluation.coco_matching`) runs on those alone,
+one numpy step per detection rank over all images and classes, so time and memory grow with the
+number of such pairs, not with the square of the boxes in the densest image.
+
+As in COCOeval, image ids may be any hashable values (e.g. file-name strings), and
+``params.useCats = 0`` is supported: every image is one group of all the evaluated classes
+(ground truth and detections listed class by class, COCOeval's order), ``maxDets`` counts per
+image, and ``accumulate`` reports one class (``params.catIds`` becomes ``[-1]``, as COCOeval's).
 """
 from __future__ import annotations
 
@@ -24,31 +30,15 @@ import contextlib
 import datetime
 import io
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval, Params
 
+from custom.evaluation.coco_matching import candidate_pairs, greedy_match
 from custom.evaluation.matches import DetectionMatches
-from custom.evaluation.results_io import arrays_to_results, detections_to_arrays, quiet_coco
-
-
-def iou_pairs(db: np.ndarray, gb: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """IoU of detection / ground-truth box pairs (xywh; crowd: intersection / detection area).
-
-    float64, in pycocotools' own order of operations (maskApi.c bbIou).
-    """
-    w = np.minimum(db[:, 2] + db[:, 0], gb[:, 2] + gb[:, 0]) - np.maximum(db[:, 0], gb[:, 0])
-    h = np.minimum(db[:, 3] + db[:, 1], gb[:, 3] + gb[:, 1]) - np.maximum(db[:, 1], gb[:, 1])
-    inter = w * h
-    da = db[:, 2] * db[:, 3]
-    ga = gb[:, 2] * gb[:, 3]
-    union = np.where(crowd, da, da + ga - inter)
-    ok = (w > 0) & (h > 0)
-    out = np.zeros(len(db))
-    np.divide(inter, union, out=out, where=ok)
-    return out
+from custom.evaluation.results_io import arrays_to_results, detections_to_arrays, id_positions, plain_id, quiet_coco
 
 
 def _segments(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,17 +113,15 @@ class FastCOCOeval(COCOeval):
     def evaluate(self) -> None:
         tic = time.time()
         p = self.params
-        if not p.useCats:
-            raise NotImplementedError('FastCOCOeval needs useCats=1')
         p.imgIds = list(np.unique(p.imgIds))
         p.catIds = list(np.unique(p.catIds))
         p.maxDets = sorted(p.maxDets)
         self.params = p
-        img_ids = [int(i) for i in p.imgIds]
-        cat_ids = [int(c) for c in p.catIds]
+        img_ids = [plain_id(i) for i in p.imgIds]
+        cat_ids = [plain_id(c) for c in p.catIds]
         img_pos = {i: n for n, i in enumerate(img_ids)}
         cat_pos = {c: n for n, c in enumerate(cat_ids)}
-        nI, nK = len(img_ids), len(cat_ids)
+        nI, nK = len(img_ids), len(cat_ids) if p.useCats else 1
         thr = np.minimum(np.asarray(p.iouThrs, dtype=np.float64), 1 - 1e-10)
         area_rng = np.asarray(p.areaRng, dtype=np.float64)
         A, T = len(area_rng), len(thr)
@@ -142,15 +130,16 @@ class FastCOCOeval(COCOeval):
         gt = self._gt_arrays(img_pos, cat_pos)
         dt = self._det_arrays()
         # detections of evaluated images and classes only (as _prepare)
-        img_lookup = _lookup(dt['image_id'], img_pos)
-        cat_lookup = _lookup(dt['category_id'], cat_pos)
+        img_lookup = id_positions(dt['image_id'], img_pos)
+        cat_lookup = id_positions(dt['category_id'], cat_pos)
         keep = (img_lookup >= 0) & (cat_lookup >= 0)
         d_index = np.flatnonzero(keep)
         d_img, d_cat = img_lookup[keep], cat_lookup[keep]
-        d_key = d_img * nK + d_cat
+        d_key = d_img * nK + (d_cat if p.useCats else 0)  # useCats=0: one group per image
         d_score = dt['score'][keep]
         # by (image, class) then score, stable: the order of _dts after COCOeval's mergesort
-        order = np.lexsort((-d_score, d_key))
+        # (useCats=0: COCOeval lists an image's detections class by class before sorting)
+        order = np.lexsort((d_cat, -d_score, d_key))
         d_index, d_img, d_cat, d_key, d_score = (a[order] for a in (d_index, d_img, d_cat, d_key, d_score))
         n_keys = nI * nK
         start, end = _segments(d_key, n_keys)
@@ -162,32 +151,24 @@ class FastCOCOeval(COCOeval):
         d_area = dt['area'][d_index]
         nD = len(d_index)
 
-        # ground truth grouped by (image, class), file order kept inside a group
-        g_key = gt['img'] * nK + gt['cat']
-        g_order = np.argsort(g_key, kind='stable')
+        # ground truth grouped by (image, class), file order kept inside a group (useCats=0: class, file order)
+        g_key = gt['img'] * nK + (gt['cat'] if p.useCats else 0)
+        g_order = np.lexsort((gt['cat'], g_key))
         gt = {k: v[g_order] for k, v in gt.items()}
         g_key = g_key[g_order]
         g_area_out = (gt['area'][None, :] < area_rng[:, :1]) | (gt['area'][None, :] > area_rng[:, 1:])
         g_ignore = gt['crowd'][None, :] | g_area_out  # (A, G)
         d_area_out = (d_area[None, :] < area_rng[:, :1]) | (d_area[None, :] > area_rng[:, 1:])  # (A, D)
 
-        # every (detection, ground truth) pair of the same image and class
-        g_start, g_end = _segments(g_key, n_keys)
-        counts = (g_end - g_start)[d_key]
-        n_pairs = int(counts.sum())
-        pair_d = np.repeat(np.arange(nD), counts)
-        offsets = np.repeat(np.cumsum(counts) - counts, counts)
-        pair_g = np.repeat(g_start[d_key], counts) + (np.arange(n_pairs) - offsets)
-        ious = iou_pairs(d_box[pair_d], gt['bbox'][pair_g], gt['crowd'][pair_g])
-
         # defaults: nothing matched; unmatched detections outside an area range are ignored
         dt_ig = np.broadcast_to(d_area_out[:, None, :], (A, T, nD))
         self._det_tp = np.zeros((A, T, nD), bool)
         self._det_fp = ~dt_ig
         self._det_gt = np.full((T, nD), -1, dtype=np.int64)
-        cand = ious >= thr.min()
-        if cand.any():
-            dets, sub = self._match(pair_d[cand], pair_g[cand], ious[cand], d_key, gt['crowd'], g_ignore, thr)
+        g_start, g_end = _segments(g_key, n_keys)
+        c_d, c_g, c_iou = candidate_pairs(d_key, d_box, g_start, g_end, gt['bbox'], gt['crowd'], thr.min())
+        if len(c_d):
+            dets, sub = greedy_match(c_d, c_g, c_iou, d_key, gt['crowd'], g_ignore, thr)
             g_id = np.append(gt['id'], 0)  # index -1 -> id 0, COCOeval's "no match"
             dtm = g_id[sub]
             g_ig = np.append(g_ignore, np.zeros((A, 1), bool), axis=1)[np.arange(A)[:, None, None], sub]
@@ -195,6 +176,8 @@ class FastCOCOeval(COCOeval):
             self._det_tp[:, :, dets] = (dtm != 0) & ~ig
             self._det_fp[:, :, dets] = (dtm == 0) & ~ig
             self._det_gt[:, dets] = sub[0]
+        self._det_k = d_cat if p.useCats else np.zeros_like(d_cat)  # the K index of accumulate
+        self._gt_k = gt['cat'] if p.useCats else np.zeros_like(gt['cat'])
         self._det_index, self._det_img, self._det_cat, self._det_score, self._det_rank = \
             d_index, d_img, d_cat, d_score, rank
         self._det_key = d_key
@@ -203,68 +186,6 @@ class FastCOCOeval(COCOeval):
         self._det_bbox = d_box
         self._paramsEval = p
         self.eval_time = {'evaluate': time.time() - tic}
-
-    def _match(self, c_d, c_g, c_iou, d_key, g_crowd, g_ignore, thr) -> tuple[np.ndarray, np.ndarray]:
-        """Greedy COCO matching on candidate pairs (IoU >= the lowest threshold).
-
-        Returns the candidate detections (sorted indices) and, for each (area range, threshold,
-        candidate), the sorted index of the ground truth it matched (-1: none).
-        """
-        A, T = g_ignore.shape[0], len(thr)
-        # candidate detections, in (image-class, rank) order, and their step = rank among candidates
-        dets, d_of_pair = np.unique(c_d, return_inverse=True)
-        keys = d_key[dets]
-        groups, q_of_det = np.unique(keys, return_inverse=True)
-        first = np.searchsorted(q_of_det, np.arange(len(groups)))
-        step = np.arange(len(dets)) - first[q_of_det]
-        # ground truths touched by candidates: local index j inside their group, file order
-        gts, g_of_pair = np.unique(c_g, return_inverse=True)
-        # group of each touched gt = group of any pair that touches it
-        q_gt = np.empty(len(gts), dtype=np.int64)
-        q_gt[g_of_pair] = q_of_det[d_of_pair]
-        g_first = np.searchsorted(q_gt, np.arange(len(groups)))
-        j_gt = np.arange(len(gts)) - g_first[q_gt]
-        Q, J = len(groups), int(j_gt.max()) + 1
-        valid = np.zeros((Q, J), bool)
-        valid[q_gt, j_gt] = True
-        crowd = np.zeros((Q, J), bool)
-        crowd[q_gt, j_gt] = g_crowd[gts]
-        regular = np.zeros((A, Q, J), bool)
-        regular[:, q_gt, j_gt] = ~g_ignore[:, gts]
-        global_gt = np.full((Q, J), -1, dtype=np.int64)
-        global_gt[q_gt, j_gt] = gts
-        taken = np.zeros((A, T, Q, J), bool)
-        thr4 = thr[None, :, None, None]
-        out = np.full((A, T, len(dets)), -1, dtype=np.int64)
-
-        # pairs grouped by step; rows inside a step follow the candidate detection order
-        pair_step = step[d_of_pair]
-        p_order = np.argsort(pair_step, kind='stable')
-        det_order = np.argsort(step, kind='stable')
-        step_sorted = step[det_order]
-        row_of_det = np.empty(len(dets), dtype=np.int64)
-        row_of_det[det_order] = np.arange(len(dets)) - np.searchsorted(step_sorted, step_sorted)
-        n_steps = int(step.max()) + 1
-        p_bounds = np.searchsorted(pair_step[p_order], np.arange(n_steps + 1))
-        d_bounds = np.searchsorted(step_sorted, np.arange(n_steps + 1))
-        for s in range(n_steps):
-            ds = det_order[d_bounds[s]:d_bounds[s + 1]]  # candidate detections at this step
-            ps = p_order[p_bounds[s]:p_bounds[s + 1]]
-            q = q_of_det[ds]
-            row = np.full((len(ds), J), -np.inf)
-            row[row_of_det[d_of_pair[ps]], j_gt[g_of_pair[ps]]] = c_iou[ps]
-            avail = (~taken[:, :, q, :] | crowd[q][None, None]) & valid[q][None, None]
-            ok = avail & (row[None, None] >= thr4)  # (A, T, n, J)
-            ok_reg = ok & regular[:, None, q, :]
-            use = np.where(ok_reg.any(-1, keepdims=True), ok_reg, ok)
-            val = np.where(use, row[None, None], -np.inf)
-            pick = J - 1 - np.argmax(val[..., ::-1], axis=-1)  # the last one on ties, as COCOeval
-            hit = use.any(-1)
-            a_i, t_i, n_i = np.nonzero(hit)
-            j_i = pick[a_i, t_i, n_i]
-            taken[a_i, t_i, q[n_i], j_i] = True
-            out[a_i, t_i, ds[n_i]] = global_gt[q[n_i], j_i]
-        return dets, out
 
     # ----------------------------------------------------------------------------- accumulate
     def accumulate(self, p: Params | None = None) -> None:
@@ -275,6 +196,7 @@ class FastCOCOeval(COCOeval):
         if p is not self._paramsEval and (list(p.imgIds) != list(self._paramsEval.imgIds)
                                           or list(p.catIds) != list(self._paramsEval.catIds)):
             raise NotImplementedError('FastCOCOeval.accumulate takes the parameters evaluate() used')
+        p.catIds = p.catIds if p.useCats else [-1]  # as COCOeval.accumulate
         T, R, K = len(p.iouThrs), len(p.recThrs), len(p.catIds)
         A, M = len(p.areaRng), len(p.maxDets)
         rec_thrs = np.asarray(p.recThrs)
@@ -283,11 +205,11 @@ class FastCOCOeval(COCOeval):
         scores = -np.ones((T, R, K, A, M))
         npig = np.zeros((A, K), dtype=np.int64)
         for a in range(A):
-            npig[a] = np.bincount(self._gt_cat[~self._gt_ignore[a]], minlength=K)
+            npig[a] = np.bincount(self._gt_k[~self._gt_ignore[a]], minlength=K)
         # per class, by score (stable: ties keep image order, then rank), as COCOeval's mergesort;
         # one gather into that order, so that a class is a slice
-        order = np.lexsort((-self._det_score, self._det_cat))
-        c_start, c_end = _segments(self._det_cat[order], K)
+        order = np.lexsort((-self._det_score, self._det_k))
+        c_start, c_end = _segments(self._det_k[order], K)
         tp_all = self._det_tp[:, :, order]
         counted_all = tp_all | self._det_fp[:, :, order]  # neither: ignored
         score_all, rank_all = self._det_score[order], self._det_rank[order]
@@ -342,19 +264,7 @@ class FastCOCOeval(COCOeval):
                 super().summarize()
 
 
-def _lookup(values: np.ndarray, positions: Mapping[int, int]) -> np.ndarray:
-    """positions[value] for each value, -1 where absent (vectorised through a sorted key table)."""
-    if not len(positions):
-        return np.full(len(values), -1, dtype=np.int64)
-    keys = np.fromiter(positions.keys(), np.int64, len(positions))
-    vals = np.fromiter(positions.values(), np.int64, len(positions))
-    order = np.argsort(keys)
-    keys, vals = keys[order], vals[order]
-    idx = np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)
-    return np.where(keys[idx] == values, vals[idx], -1)
-
-
-def evaluate_bbox(coco_gt: COCO | str | Mapping, dets: Any, img_ids: Iterable[int] | None = None,
+def evaluate_bbox(coco_gt: COCO | str | Mapping, dets: Any, img_ids: Iterable[Hashable] | None = None,
                   cat_ids: Iterable[int] | None = None, max_dets: Sequence[int] = (1, 10, 100),
                   iou_thrs: Sequence[float] | None = None, fast: bool = True):
     """Evaluate, accumulate and (silently) summarize; returns the evaluator (``.stats``, ``.eval``).

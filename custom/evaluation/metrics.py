@@ -103,7 +103,7 @@ class DetectionEvaluation:
         for n, img_id in enumerate(self.img_ids):
             tp, fp, fn = (int(self.per_image[k][n]) for k in ('tp', 'fp', 'fn'))
             denom = 2 * tp + fp + fn
-            rows.append({'image_id': int(img_id), 'file_name': self.coco_gt.imgs[img_id].get('file_name', ''),
+            rows.append({'image_id': img_id, 'file_name': self.coco_gt.imgs[img_id].get('file_name', ''),
                          'tp': tp, 'fp': fp, 'fn': fn, 'errors': fp + fn,
                          'f1': 1.0 if denom == 0 else 2 * tp / denom})
         return rows

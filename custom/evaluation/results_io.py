@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import numbers
 import os
 import pickle
 from pathlib import Path
@@ -21,6 +22,54 @@ class ResultsError(ValueError):
     """Detections that do not fit the ground truth (unknown image or class ids, bad boxes)."""
 
 
+def plain_id(value: Any) -> Any:
+    """An id as a plain Python value (a numpy scalar becomes its ``int`` / ``str``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def id_column(values: Any) -> np.ndarray:
+    """Image or category ids as an array: int64 when all are whole numbers, else an object array.
+
+    pycocotools accepts any hashable id (e.g. file-name strings); those keep their values.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in 'iub':
+        return values.astype(np.int64).reshape(-1)
+    values = list(np.asarray(values, dtype=object).reshape(-1)) if isinstance(values, np.ndarray) else list(values)
+    if all(type(v) is int for v in values) or all(  # plain ints first: the common, fast case
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer() for v in values):
+        return np.fromiter((int(v) for v in values), np.int64, len(values))
+    out = np.empty(len(values), dtype=object)
+    out[:] = [plain_id(v) for v in values]
+    return out
+
+
+def id_positions(values: np.ndarray, positions: Mapping[Any, int]) -> np.ndarray:
+    """``positions[value]`` for each value, -1 where absent (vectorised when all ids are integers)."""
+    if not len(positions) or not len(values):
+        return np.full(len(values), -1, dtype=np.int64)
+    if values.dtype.kind in 'iu' and all(isinstance(k, (int, np.integer)) for k in positions):
+        keys = np.fromiter(positions.keys(), np.int64, len(positions))
+        vals = np.fromiter(positions.values(), np.int64, len(positions))
+        order = np.argsort(keys)
+        keys, vals = keys[order], vals[order]
+        idx = np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)
+        return np.where(keys[idx] == values, vals[idx], -1)
+    return np.fromiter((positions.get(plain_id(v), -1) for v in values), np.int64, len(values))
+
+
+def check_annotation_ids(dataset: Mapping, source: str) -> None:
+    """Raise :class:`ResultsError` naming ``source`` when annotation ids repeat.
+
+    pycocotools indexes annotations by id and would silently evaluate the last annotation of a
+    repeated id in place of the others.
+    """
+    ids = [a.get('id') for a in dataset.get('annotations', [])]
+    if len(set(ids)) == len(ids):
+        return
+    seen: set = set()
+    dup = sorted({i for i in ids if i in seen or seen.add(i)}, key=str)
+    raise ResultsError(f'{source}: repeated annotation ids {dup[:10]} ({len(dup)} in all); pycocotools keeps one '
+                       f'annotation per id, so the metrics would be wrong: give every annotation its own id')
 
 
 def quiet_coco(source: str | Mapping | COCO) -> COCO:
@@ -45,14 +94,14 @@ def detections_to_arrays(dets: Sequence[Mapping] | Mapping[str, np.ndarray]) -> 
     through, converted to the dtypes used here.
     """
     if isinstance(dets, Mapping):
-        out = {'image_id': np.asarray(dets['image_id'], dtype=np.int64).reshape(-1),
-               'category_id': np.asarray(dets['category_id'], dtype=np.int64).reshape(-1),
+        out = {'image_id': id_column(dets['image_id']),
+               'category_id': id_column(dets['category_id']),
                'bbox': np.asarray(dets['bbox'], dtype=np.float64).reshape(-1, 4),
                'score': np.asarray(dets['score'], dtype=np.float64).reshape(-1)}
     else:
         n = len(dets)
-        out = {'image_id': np.fromiter((d['image_id'] for d in dets), np.int64, n),
-               'category_id': np.fromiter((d['category_id'] for d in dets), np.int64, n),
+        out = {'image_id': id_column([d['image_id'] for d in dets]),
+               'category_id': id_column([d['category_id'] for d in dets]),
                'bbox': np.array([d['bbox'] for d in dets], dtype=np.float64).reshape(-1, 4),
                'score': np.fromiter((d['score'] for d in dets), np.float64, n)}
     sizes = {len(v) for v in out.values()}
@@ -65,7 +114,7 @@ def detections_to_arrays(dets: Sequence[Mapping] | Mapping[str, np.ndarray]) -> 
 
 def arrays_to_results(arrays: Mapping[str, np.ndarray]) -> list[dict]:
     """Column arrays back to a COCO results list."""
-    return [{'image_id': int(i), 'category_id': int(c), 'bbox': [float(v) for v in b], 'score': float(s)}
+    return [{'image_id': plain_id(i), 'category_id': plain_id(c), 'bbox': [float(v) for v in b], 'score': float(s)}
             for i, c, b, s in zip(arrays['image_id'], arrays['category_id'], arrays['bbox'], arrays['score'])]
 
 
@@ -89,6 +138,7 @@ def load_ground_truth(ann_file: str | os.PathLike):
         raise ResultsError(f'{path}: not a COCO JSON file ({exc})') from exc
     if not isinstance(data, dict) or not {'images', 'annotations', 'categories'} <= set(data):
         raise ResultsError(f'{path}: not COCO ground truth (needs images, annotations and categories)')
+    check_annotation_ids(data, str(path))
     return quiet_coco(data)
 
 
@@ -185,10 +235,10 @@ def _numpy(value: Any) -> np.ndarray:
 
 def _check_results(path: Path, arrays: Mapping[str, np.ndarray], coco_gt, cat_ids: Sequence[int],
                    ann_file: str) -> None:
-    known = np.fromiter(coco_gt.imgs.keys(), np.int64, len(coco_gt.imgs))
-    unknown = np.setdiff1d(arrays['image_id'], known)
-    if len(unknown):
-        n = int(np.isin(arrays['image_id'], unknown).sum())
+    unknown_at = id_positions(arrays['image_id'], {i: 0 for i in coco_gt.imgs}) < 0
+    if unknown_at.any():
+        n = int(unknown_at.sum())
+        unknown = np.unique(arrays['image_id'][unknown_at])
         raise ResultsError(f'{path}: {n} of {len(arrays["image_id"])} detections are for image ids that '
                            f'{ann_file} does not have (e.g. {unknown[:5].tolist()}): results of another dataset '
                            f'or split?')

@@ -5,6 +5,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from custom.evaluation.results_io import id_positions
+
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray, mode: str = 'area') -> float:
     """VOC average precision of one PR curve (detections in score order), as mmdet's ``average_precision``.
@@ -66,7 +68,7 @@ def voc_eval(coco_gt, dets: Mapping[str, np.ndarray], cat_ids: Sequence[int], io
     g_crowd = np.fromiter((bool(a.get('iscrowd', 0)) for a in anns), bool, len(anns))
     g_box = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(-1, 4)
     g_box[:, 2:] += g_box[:, :2]
-    d_img = np.fromiter((img_pos[int(i)] for i in dets['image_id']), np.int64, len(dets['image_id']))
+    d_img = id_positions(np.asarray(dets['image_id']), img_pos)
     d_box = np.asarray(dets['bbox'], dtype=np.float64).reshape(-1, 4).copy()
     d_box[:, 2:] += d_box[:, :2]
     eps = np.finfo(np.float32).eps

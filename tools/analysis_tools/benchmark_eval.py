@@ -9,6 +9,18 @@ results list; pycocotools' time is evaluate + accumulate + summarize (loadRes re
 ours the same three steps from the results list, wall-clock and CPU seconds (CPU time is the
 fairer number on a busy machine). The precision/recall/score arrays and the 12
 summary numbers are compared; a difference above 1e-4 fails the run (exit 1).
+
+    python tools/analysis_tools/benchmark_eval.py --dense 10,100,1000,5000 [--dense-images 2000]
+
+Dense images: the same ordinary set (``--dense-images`` images, 3 classes, ``--dets`` per image)
+plus one image with N ground-truth boxes and N detections, for each N. Each evaluator runs in
+its own subprocess, so that its peak memory (``ru_maxrss``) is its own: the table gives the
+peak RSS of the process and its growth during the evaluation (from before ``loadRes`` /
+``FastCOCOeval``), the wall and CPU seconds of evaluate + accumulate + summarize, and the ratios
+fast / pycocotools. ``--max-dets`` sets COCOeval's maxDets (default mmdet CocoMetric's 100,300,1000,
+so that every detection of the dense image up to 1,000 per class counts). The run fails (exit 1)
+when the numbers differ by more than 1e-4, or the fast evaluator takes more than 2x
+pycocotools' peak memory or not less wall time.
 """
 from __future__ import annotations
 
@@ -16,8 +28,12 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import platform
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,6 +84,93 @@ def synthetic(n_images: int, n_classes: int, dets_per_image: int, seed: int = 0)
     return gt, results
 
 
+def dense_synthetic(n_images: int, boxes: int, dets_per_image: int, seed: int = 0) -> tuple[dict, list[dict]]:
+    """:func:`synthetic` (3 classes) plus one 4000 x 4000 image with ``boxes`` boxes and ``boxes`` detections."""
+    gt, results = synthetic(n_images, 3, dets_per_image, seed)
+    rng = np.random.default_rng(seed + 1)
+    img_id, S = n_images + 1, 4000
+    gt['images'].append({'id': img_id, 'file_name': 'dense.jpg', 'width': S, 'height': S})
+    side = rng.uniform(10, 80, (boxes, 2))
+    g_box = np.hstack([rng.uniform(0, 1, (boxes, 2)) * (S - side), side]).round(2)
+    g_cat = rng.integers(1, 4, boxes)
+    first = len(gt['annotations']) + 1
+    gt['annotations'] += [{'id': first + k, 'image_id': img_id, 'category_id': int(g_cat[k]),
+                           'bbox': [float(v) for v in g_box[k]], 'area': float(g_box[k, 2] * g_box[k, 3]),
+                           'iscrowd': 0} for k in range(boxes)]
+    noise = rng.normal(0, 0.1, (boxes, 4))  # jittered copies: most overlap their box with IoU > 0.5
+    d_box = np.hstack([g_box[:, :2] + noise[:, :2] * g_box[:, 2:], g_box[:, 2:] * np.exp(noise[:, 2:])])
+    d_cat = np.where(rng.random(boxes) < 0.9, g_cat, rng.integers(1, 4, boxes))
+    score = rng.random(boxes).round(4)
+    results += [{'image_id': img_id, 'category_id': int(c), 'bbox': [float(v) for v in b], 'score': float(s)}
+                for c, b, s in zip(d_cat, d_box.round(2), score)]
+    return gt, results
+
+
+def _dense_child(args) -> int:
+    """One evaluator on one dense set in this process; prints a JSON line, saves the arrays to ``--arrays``."""
+    gt, results = dense_synthetic(args.dense_images, int(args.dense), args.dets, args.seed)
+    max_dets = [int(m) for m in args.max_dets.split(',')]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times, cpu = {}, {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        if args.child == 'pycocotools':
+            from pycocotools.cocoeval import COCOeval
+            coco_gt = quiet_coco(gt)
+            t, c = time.perf_counter(), time.process_time()
+            ev = COCOeval(coco_gt, coco_gt.loadRes(results), 'bbox')
+            times['loadRes'], cpu['loadRes'] = time.perf_counter() - t, time.process_time() - c
+        else:
+            ev = FastCOCOeval(quiet_coco(gt), results, 'bbox')
+        ev.params.maxDets = max_dets
+        _timed(ev, times, cpu)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    np.savez(args.arrays, stats=np.asarray(ev.stats), **{k: ev.eval[k] for k in ('precision', 'recall', 'scores')})
+    print(json.dumps({'times': times, 'cpu': cpu, 'peak_mib': peak / 1024, 'growth_mib': (peak - before) / 1024}))
+    return 0
+
+
+def run_dense(args) -> list[dict]:
+    """Both evaluators, each in its own subprocess, for every box count of ``--dense``."""
+    rows, steps = [], ('evaluate', 'accumulate', 'summarize')
+    for boxes in [int(b) for b in args.dense.split(',')]:
+        row: dict = {'boxes': boxes, 'images': args.dense_images + 1, 'max_dets': args.max_dets}
+        arrays = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ('pycocotools', 'fast'):
+                path = os.path.join(tmp, f'{name}.npz')
+                cmd = [sys.executable, __file__, '--child', name, '--dense', str(boxes), '--arrays', path,
+                       '--dense-images', str(args.dense_images), '--dets', str(args.dets),
+                       '--seed', str(args.seed), '--max-dets', args.max_dets]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                res = json.loads(out.strip().splitlines()[-1])
+                res['total_s'] = sum(res['times'][k] for k in steps)
+                res['total_cpu_s'] = sum(res['cpu'][k] for k in steps)
+                row[name] = res
+                with np.load(path) as z:
+                    arrays[name] = {k: z[k] for k in z.files}
+        row['max_abs_diff'] = max(float(np.abs(arrays['fast'][k] - arrays['pycocotools'][k]).max())
+                                  for k in ('precision', 'recall', 'scores', 'stats'))
+        ref, fast = row['pycocotools'], row['fast']
+        row['time_ratio'] = fast['total_s'] / ref['total_s']
+        row['cpu_ratio'] = fast['total_cpu_s'] / ref['total_cpu_s']
+        row['peak_ratio'] = fast['peak_mib'] / ref['peak_mib']
+        row['growth_ratio'] = fast['growth_mib'] / max(ref['growth_mib'], 1e-9)
+        rows.append(row)
+    print(f'COCO bbox evaluation, {args.dense_images} ordinary images x {args.dets} detections + one image with '
+          f'N boxes and N detections, maxDets {args.max_dets}; fast / pycocotools, each in its own process')
+    print(f'{"N":>5}  {"wall s (pycoco / fast)":>22} {"ratio":>5}  {"CPU s (pycoco / fast)":>21} {"ratio":>5}  '
+          f'{"peak MiB (pycoco / fast)":>24} {"ratio":>5}  {"growth MiB (pycoco / fast)":>26} {"ratio":>5}'
+          f'  {"max |diff|":>10}')
+    for r in rows:
+        p, f = r['pycocotools'], r['fast']
+        print(f'{r["boxes"]:>5}  {p["total_s"]:>11.2f} / {f["total_s"]:<8.2f} {r["time_ratio"]:>5.2f}  '
+              f'{p["total_cpu_s"]:>10.2f} / {f["total_cpu_s"]:<8.2f} {r["cpu_ratio"]:>5.2f}  '
+              f'{p["peak_mib"]:>12.0f} / {f["peak_mib"]:<9.0f} {r["peak_ratio"]:>5.2f}  '
+              f'{p["growth_mib"]:>13.0f} / {f["growth_mib"]:<10.0f} {r["growth_ratio"]:>5.2f}  '
+              f'{r["max_abs_diff"]:>10.1e}')
+    return rows
+
+
 def _timed(ev, times: dict, cpu: dict) -> None:
     for step in ('evaluate', 'accumulate', 'summarize'):
         t, c = time.perf_counter(), time.process_time()
@@ -106,7 +209,24 @@ def main(argv=None) -> int:
     parser.add_argument('--classes', default='3,10', help='class counts, one synthetic set each')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default='work_dirs/benchmark_eval/results.json')
+    parser.add_argument('--dense', default=None, help='box counts of the dense image, e.g. 10,100,1000,5000')
+    parser.add_argument('--dense-images', type=int, default=2000, help='ordinary images beside the dense one')
+    parser.add_argument('--max-dets', default='100,300,1000', help='COCOeval maxDets in --dense mode')
+    parser.add_argument('--child', choices=('fast', 'pycocotools'), help=argparse.SUPPRESS)
+    parser.add_argument('--arrays', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return _dense_child(args)
+    if args.dense:
+        rows = run_dense(args)
+        _write(args.out, {'benchmark': 'coco_bbox_eval_dense', 'rows': rows})
+        bad = [r['boxes'] for r in rows if r['max_abs_diff'] > 1e-4]
+        slow = [r['boxes'] for r in rows if r['peak_ratio'] > 2 or r['time_ratio'] >= 1]
+        if bad:
+            print(f'FAIL: the evaluators disagree by more than 1e-4 at N = {bad}', file=sys.stderr)
+        if slow:
+            print(f'FAIL: over 2x pycocotools\' peak memory or not faster at N = {slow}', file=sys.stderr)
+        return 1 if bad or slow else 0
 
     rows = []
     for n_classes in [int(c) for c in args.classes.split(',')]:
@@ -137,17 +257,23 @@ def main(argv=None) -> int:
               f'{r["max_abs_diff"]:>10.1e} {r["mAP"]:>6.3f}')
     print('(pycocotools also needs loadRes: ' + ', '.join(f'{r["pycocotools_s"]["loadRes"]:.2f} s' for r in rows)
           + '; the fast evaluator reads the results list directly)')
-    report = {'benchmark': 'coco_bbox_eval', 'python': platform.python_version(),
-              'machine': platform.machine(), 'cpu_count': __import__('os').cpu_count(), 'rows': rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    report = _write(args.out, {'benchmark': 'coco_bbox_eval', 'rows': rows})
     print(json.dumps(report))
     bad = [r for r in rows if r['max_abs_diff'] > 1e-4]
     if bad:
         print(f'FAIL: the evaluators disagree by more than 1e-4: {bad}', file=sys.stderr)
         return 1
     return 0
+
+
+def _write(path: str, report: dict) -> dict:
+    """``report`` with the platform added, written as JSON to ``path``."""
+    report = {**report, 'python': platform.python_version(), 'machine': platform.machine(),
+              'cpu_count': os.cpu_count()}
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == '__main__':

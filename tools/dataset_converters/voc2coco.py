@@ -7,7 +7,7 @@ import sys
 
 from custom.datasets.coco_writer import write_coco_splits
 from custom.datasets.converter import parse_class_map
-from custom.datasets.voc_xml import VOCError
+from custom.datasets.voc_xml import MAX_XML_BYTES, VOCError
 
 
 def parse_args(argv=None):
@@ -22,7 +22,12 @@ def parse_args(argv=None):
                         help='rename or merge classes before anything else, e.g. mask_weared_incorrect=without_mask')
     parser.add_argument('--unknown', choices=['drop', 'error'], default='drop',
                         help='a class outside --classes: drop the box and count it, or stop with an error')
-    parser.add_argument('--split', help='train,val[,test] fractions, stratified by class (overrides ImageSets/Main)')
+    parser.add_argument('--split', help='train,val[,test] fractions, stratified by class (overrides ImageSets/Main); '
+                        'a 0 leaves that split out: 0,0,1 writes one test.json')
+    parser.add_argument('--allow-overlap', action='store_true',
+                        help='keep ImageSets lists that share ids between train/val/test (reported, not an error)')
+    parser.add_argument('--max-xml-mb', type=float, default=MAX_XML_BYTES / 2 ** 20,
+                        help='refuse (and report) XML files larger than this many MiB (default %(default)g)')
     parser.add_argument('--kfold', type=int, default=0, help='also write K stratified fold<i>_train/val pairs')
     parser.add_argument('--seed', type=int, default=0, help='seed of --split/--kfold (same input + seed = same files)')
     parser.add_argument('--plots', action='store_true', help='also draw class counts and box sizes to OUT/plots/')
@@ -43,7 +48,8 @@ def main(argv=None) -> int:
         report = write_coco_splits(args.voc_dir, args.out_dir, classes=classes,
                                    class_map=parse_class_map(args.class_map), unknown=args.unknown,
                                    split=split, kfold=args.kfold, seed=args.seed,
-                                   progress=True, workers=args.workers)
+                                   progress=True, workers=args.workers, allow_overlap=args.allow_overlap,
+                                   max_xml_bytes=int(args.max_xml_mb * 2 ** 20))
     except (VOCError, ValueError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
