@@ -8,7 +8,7 @@ from mmengine.config import Config
 from conftest import REPO
 from custom.apis import ENTRY_POINTS, entry_command
 from custom.engine.config import (coco_metrics, dataset_info, dataset_levels, innermost_dataset, parse_cfg_options,
-                                  read_config, train_ann_key)
+                                  read_config, replace_type, train_ann_key)
 
 WRAPPED = Config(dict(
     train_dataloader=dict(dataset=dict(type='RepeatDataset', times=2, dataset=dict(
@@ -51,6 +51,12 @@ def test_coco_metrics_finds_the_coco_metric_in_any_evaluator_form():
     assert coco_metrics(None) == []
     assert coco_metrics(dict(type='CocoMetric')) == [dict(type='CocoMetric')]
     assert [m['type'] for m in coco_metrics(WRAPPED.test_evaluator)] == ['CocoMetric']
+
+
+def test_replace_type_reaches_every_nested_dict_and_list():
+    node = {'type': 'A', 'x': [{'type': 'B'}, ({'type': 'C', 'y': {'type': 'A'}},)], 'z': {'type': 'D'}}
+    replace_type(node, ('A', 'C'), 'N')
+    assert node == {'type': 'N', 'x': [{'type': 'B'}, ({'type': 'N', 'y': {'type': 'N'}},)], 'z': {'type': 'D'}}
 
 
 def test_read_config_merges_options_parsed_as_the_tools_do(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterator, Mapping, Sequence
 
 SPLITS = ('train', 'val', 'test')
 COCO_MAX_DETS = (100, 300, 1000)  # mmdet's CocoMetric default proposal_nums: its logged numbers use these
@@ -61,6 +61,18 @@ def train_ann_key(cfg: Any) -> str:
     """The ``--cfg-options`` key of the training annotation file, through dataset wrappers."""
     key, _ = list(dataset_levels(cfg.train_dataloader.dataset, 'train_dataloader.dataset'))[-1]
     return key + '.ann_file'
+
+
+def replace_type(node: Any, old: Collection[Any], new: str) -> None:
+    """Set ``type=new`` wherever a config dict (nested in dicts and lists) has a ``type`` in ``old``."""
+    if isinstance(node, dict):
+        if node.get('type') in old:
+            node['type'] = new
+        for value in node.values():
+            replace_type(value, old, new)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            replace_type(value, old, new)
 
 
 def coco_metrics(evaluator: Any) -> list:

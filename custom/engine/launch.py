@@ -7,11 +7,10 @@ import inspect
 import os
 import os.path as osp
 import warnings
-from typing import Any
 
 from mmengine.config import Config, DictAction
 
-from custom.engine.config import read_config
+from custom.engine.config import read_config, replace_type
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -26,18 +25,6 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def _replace_type(node: Any, old: str, new: str) -> None:
-    """Set ``type=new`` wherever a config dict (nested in dicts and lists) has ``type=old``."""
-    if isinstance(node, dict):
-        if node.get('type') == old:
-            node['type'] = new
-        for value in node.values():
-            _replace_type(value, old, new)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _replace_type(value, old, new)
-
-
 def setup_cpu_ddp(cfg: Config) -> None:
     """DDP over CPU processes started by torchrun: gloo, and no CUDA device calls.
 
@@ -46,7 +33,7 @@ def setup_cpu_ddp(cfg: Config) -> None:
     here (mmengine then leaves it alone) and the wrapper gets ``device_ids=None``. SyncBN is
     GPU-only, so on CPUs each process keeps its own BatchNorm statistics.
     """
-    _replace_type(cfg.model, 'SyncBN', 'BN')
+    replace_type(cfg.model, ('SyncBN',), 'BN')
     from mmdet.registry import MODELS
     detector = MODELS.get(cfg.model.get('type', ''))
     if detector is not None and 'use_syncbn' in inspect.signature(detector).parameters:

@@ -28,6 +28,20 @@ def iou_pairs(db: np.ndarray, gb: np.ndarray, crowd: np.ndarray) -> np.ndarray:
     return out
 
 
+def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``starts[i] : starts[i] + counts[i]``: the owner ``i`` and the index of every element, in order."""
+    n = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts)), counts)
+    index = np.repeat(starts, counts) + (np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts))
+    return owner, index
+
+
+def pairs_with_equal_keys(d_key: np.ndarray, g_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (detection, ground truth) index pair with equal keys; ``g_key`` must be sorted."""
+    start = np.searchsorted(g_key, d_key, 'left')
+    return expand_ranges(start, np.searchsorted(g_key, d_key, 'right') - start)
+
+
 def candidate_pairs(d_key: np.ndarray, d_box: np.ndarray, g_start: np.ndarray, g_end: np.ndarray,
                     g_box: np.ndarray, g_crowd: np.ndarray, min_iou: float, chunk: int = 1 << 20
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,12 +59,10 @@ def candidate_pairs(d_key: np.ndarray, d_box: np.ndarray, g_start: np.ndarray, g
     out_d, out_g, out_iou = [], [], []
     for b0, b1 in zip(bounds[:-1], bounds[1:]):
         c = counts[b0:b1]
-        n = int(c.sum())
-        if not n:
+        if not c.sum():
             continue
-        pair_d = np.repeat(np.arange(b0, b1), c)
-        offsets = np.repeat(np.cumsum(c) - c, c)
-        pair_g = np.repeat(g_start[d_key[b0:b1]], c) + (np.arange(n) - offsets)
+        pair_d, pair_g = expand_ranges(g_start[d_key[b0:b1]], c)
+        pair_d += b0
         iou = iou_pairs(d_box[pair_d], g_box[pair_g], g_crowd[pair_g])
         ok = iou >= min_iou
         out_d.append(pair_d[ok])

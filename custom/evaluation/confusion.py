@@ -5,9 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
-from custom.evaluation.coco_matching import iou_pairs
+from custom.evaluation.coco_matching import iou_pairs, pairs_with_equal_keys
 from custom.evaluation.matches import DetectionMatches
-from custom.evaluation.voc_metric import pairs_with_equal_keys
 
 
 def confusion_matrix(matches: DetectionMatches, keep: np.ndarray, t: int, iou_thr: float, order_k: Sequence[int],

@@ -85,8 +85,6 @@ def quiet_coco(source: str | Mapping | COCO) -> COCO:
         return COCO(str(source))
 
 
-
-
 def detections_to_arrays(dets: Sequence[Mapping] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """COCO results (list of ``{image_id, category_id, bbox, score}``) as column arrays.
 
@@ -108,8 +106,6 @@ def detections_to_arrays(dets: Sequence[Mapping] | Mapping[str, np.ndarray]) -> 
     if len(sizes) != 1:
         raise ResultsError(f'detection columns differ in length: { {k: len(v) for k, v in out.items()} }')
     return out
-
-
 
 
 def arrays_to_results(arrays: Mapping[str, np.ndarray]) -> list[dict]:

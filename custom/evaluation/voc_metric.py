@@ -5,6 +5,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from custom.evaluation.coco_matching import pairs_with_equal_keys
 from custom.evaluation.results_io import id_positions
 
 
@@ -37,16 +38,6 @@ def _xyxy_iou_pairs(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> np.ndarr
     overlap = w * h
     union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - overlap
     return overlap / np.maximum(union, eps)
-
-
-def pairs_with_equal_keys(d_key: np.ndarray, g_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (detection, ground truth) index pair with equal keys; ``g_key`` must be sorted."""
-    start = np.searchsorted(g_key, d_key, 'left')
-    counts = np.searchsorted(g_key, d_key, 'right') - start
-    n = int(counts.sum())
-    pair_d = np.repeat(np.arange(len(d_key)), counts)
-    pair_g = np.repeat(start, counts) + (np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts))
-    return pair_d, pair_g
 
 
 def voc_eval(coco_gt, dets: Mapping[str, np.ndarray], cat_ids: Sequence[int], iou_thr: float = 0.5

@@ -11,6 +11,8 @@ from typing import Any
 from mmcv.transforms import LoadImageFromFile
 from mmdet.registry import TRANSFORMS
 
+from custom.engine.config import replace_type
+
 FIX = ('fix or replace the file, or remove it from the annotations and re-run the converter; '
        '`tools/train.py --preflight full` checks every image before training')
 
@@ -47,11 +49,5 @@ def image_load_message(err: BaseException) -> str:
 def use_checked_image_loading(node: Any) -> None:
     """Replace ``type='LoadImageFromFile'`` by ``CheckedLoadImageFromFile`` everywhere in a config
     (nested dicts and lists: dataloaders, hooks' switch pipelines)."""
-    if isinstance(node, dict):
-        if node.get('type') in ('LoadImageFromFile', 'mmdet.LoadImageFromFile', LoadImageFromFile):
-            node['type'] = CheckedLoadImageFromFile.__name__
-        for value in node.values():
-            use_checked_image_loading(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            use_checked_image_loading(value)
+    replace_type(node, ('LoadImageFromFile', 'mmdet.LoadImageFromFile', LoadImageFromFile),
+                 CheckedLoadImageFromFile.__name__)
