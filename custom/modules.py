@@ -2,15 +2,16 @@
 
     custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
 
-Importing it registers the hook, the models' parts and the optimizer wrapper (their
+Importing it registers the hooks, the models' parts and the optimizer wrapper (their
 ``register_module`` decorators) and switches mmengine's local checkpoint I/O to the safe,
 atomic versions of :func:`custom.engine.checkpoint.register_checkpoint_io`.
 """
 from custom.engine.checkpoint import register_checkpoint_io
-from custom.engine.hooks import ProgressBarHook
+from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
 from custom.engine.optim_wrapper import CPUBf16OptimWrapper
 from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead
 
 register_checkpoint_io()
 
-__all__ = ['ChannelsLastDetDataPreprocessor', 'CPUBf16OptimWrapper', 'FixedSSDHead', 'ProgressBarHook']
+__all__ = ['ChannelsLastDetDataPreprocessor', 'CPUBf16OptimWrapper', 'FixedSSDHead', 'PretrainedHeadHook',
+           'ProgressBarHook']

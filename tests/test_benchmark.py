@@ -305,8 +305,14 @@ def test_bad_config_path_fails_naming_the_file(tmp_path):
 def test_presets_list_configs_at_run_time():
     from custom.benchmark.presets import resolve_configs
     bccd = resolve_configs(presets=['cpu-bccd'])
-    assert bccd and all(c.startswith('configs/bccd/') and 'cpu' in c for c in bccd)
-    assert not any(c.endswith('-sample.py') for c in bccd)
+    assert bccd == ['configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb8-50e_bccd.py',  # offline: from scratch only
+                    'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py',
+                    'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py',
+                    'configs/bccd/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_bccd.py']
+    assert resolve_configs(presets=['finetune-bccd']) == [
+        'configs/bccd/rtmdet_tiny-finetune_cpu-320_1xb8-20e_bccd.py',
+        'configs/bccd/ssdlite_mobilenetv2-finetune_cpu-1xb8-20e_bccd.py',
+        'configs/bccd/yolov3_mobilenetv2-finetune_cpu-320_1xb8-12e_bccd.py']
     both = resolve_configs([CONFIGS[0]], ['cpu-all'])
     assert both[0] == CONFIGS[0] and set(bccd) <= set(both) and len(both) == len(set(both))
 

@@ -22,6 +22,7 @@ from mmengine.runner import Runner, set_random_seed
 
 from conftest import REPO
 from custom.engine.config import innermost_dataset
+from custom.engine.weights import drop_pretrained_inits
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 ROOT_VARIABLES = ('BCCD_ROOT', 'FACE_MASK_ROOT')  # every dataset base's data-root env var
@@ -76,21 +77,6 @@ def _write_dataset(root: Path, classes: tuple[str, ...]) -> None:
         (root / 'annotations' / f'{split}.json').write_text(json.dumps(coco(repeat)))
 
 
-def _no_pretrained(cfg):
-    """Drop every `Pretrained` init_cfg (ImageNet weights need the network); keep other inits."""
-    if isinstance(cfg, dict):
-        init = cfg.get('init_cfg')
-        if isinstance(init, dict) and init.get('type') == 'Pretrained':
-            cfg['init_cfg'] = None
-        elif isinstance(init, list):
-            cfg['init_cfg'] = [i for i in init if i.get('type') != 'Pretrained'] or None
-        for value in cfg.values():
-            _no_pretrained(value)
-    elif isinstance(cfg, list):
-        for value in cfg:
-            _no_pretrained(value)
-
-
 def _loader(loader_cfg):
     loader_cfg = loader_cfg.copy()
     loader_cfg.update(batch_size=2, num_workers=0, persistent_workers=False)
@@ -120,7 +106,7 @@ def test_one_train_iteration_and_one_val_step(path: Path, tmp_path, monkeypatch)
     classes = tuple(train_set.metainfo.classes)
     _write_dataset(root, classes)
 
-    _no_pretrained(cfg.model)
+    drop_pretrained_inits(cfg.model)
     cfg.load_from = None
     head = cfg.model.get('test_cfg') or {}
     for key in ('score_thr', 'conf_thr'):  # an untrained head scores low: keep every box for the checks

@@ -128,7 +128,7 @@ def test_cli_refuses_a_bccd_checkpoint_in_the_face_mask_config(tmp_path, monkeyp
     assert (f"error: {FACE_MASK}: refusing to resume from {work}/epoch_4.pth: it was not trained with this config:\n"
             f"  - classes: checkpoint {BCCD_CLASSES}, config {FACE_MASK_CLASSES}\n"
             f"  resume with the config it was trained with, or train this config in a new work dir starting from "
-            f"its weights: --cfg-options load_from={work}/epoch_4.pth (without --resume)") in result.stderr
+            f"its weights: --weights {work}/epoch_4.pth (without --resume)") in result.stderr
     assert not [p for p in work.iterdir() if p.is_dir()]  # no Runner: no log folder
 
 

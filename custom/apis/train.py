@@ -7,6 +7,10 @@ free disk (``--preflight``), and stops with every problem named. ``--resume`` wi
 continues from the newest complete checkpoint in the work dir; a checkpoint to resume that is
 unreadable, or was trained with other classes or another model, is refused before training.
 An image that fails to load during training stops it with the file named (no DataLoader traceback).
+
+Pretrained weights (``--weights``, :mod:`custom.engine.weights`): the config's own by default,
+downloaded into the torch hub cache before training when missing; with no network and no cached
+file it stops before training, naming the URL, the cache path and ``--weights none`` / ``PATH``.
 """
 from __future__ import annotations
 
@@ -20,10 +24,12 @@ from mmengine.runner import Runner
 
 from custom.engine.checkpoint import CheckpointError
 from custom.engine.checkpoint_files import find_resume_checkpoint
-from custom.engine.hooks import ProgressBarHook
+from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
 from custom.engine.launch import add_common_args, config_from_args, use_mixed_precision
 from custom.engine.preflight import FULL_DECODE_BYTES, SAMPLE_IMAGES, PreflightError, count_parameters, preflight
 from custom.engine.resume_check import ResumeMismatchError, check_resume
+from custom.engine.weights import (CONFIG, WeightsUnavailableError, drop_pretrained_inits, ensure_weights,
+                                   select_weights)
 from custom.models.loading import ImageLoadError, image_load_message, use_checked_image_loading
 
 
@@ -42,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f'total at most {FULL_DECODE_BYTES // 2**20} MiB, else {SAMPLE_IMAGES} a split (sample, '
                         'the default); decode all (full); or '
                         'look at no image (off); annotation files, classes, work dir and disk are always checked')
+    parser.add_argument('--weights', default=CONFIG, metavar='config|none|PATH|URL',
+                        help='pretrained weights: the config\'s (default; a COCO detector for every config not '
+                        'named scratch, downloaded once into the torch hub cache), none (train from scratch), '
+                        'or a checkpoint file/URL to fine-tune from')
     parser.add_argument('--seed', type=int, help='random seed (default: the config\'s randomness.seed or random)')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (same seed -> same run on the same machine; slower on GPU)')
@@ -65,6 +75,18 @@ def apply_resume(cfg, resume: str | None) -> None:
         print(f'resume: no checkpoint in {cfg.work_dir}: training starts from the beginning', flush=True)
     else:
         cfg.resume, cfg.load_from = True, checkpoint
+
+
+def use_pretrained_weights(cfg, config: str) -> None:
+    """Make the run's pretrained files local (or stop, naming them), say which weights it starts from,
+    and have a fine-tuning run re-initialise the layers that differ (:class:`PretrainedHeadHook`)."""
+    sources = ensure_weights(cfg, config)
+    for source in sources:
+        print(f'weights: {source.key} = {source.path}' + (f' ({source.url})' if source.url else ''), flush=True)
+    if not sources:
+        print('weights: none, training from scratch', flush=True)
+    if cfg.get('load_from'):
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type=PretrainedHeadHook.__name__)]
 
 
 def train(args: argparse.Namespace) -> None:
@@ -93,13 +115,17 @@ def train(args: argparse.Namespace) -> None:
         cfg.auto_scale_lr.enable = True
     if not any(h.get('type') == ProgressBarHook.__name__ for h in cfg.get('custom_hooks', [])):
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type=ProgressBarHook.__name__)]  # on a terminal
+    select_weights(cfg, args.weights)
     apply_resume(cfg, args.resume)
     try:
         if cfg.get('resume') and cfg.get('load_from'):
             check_resume(cfg, cfg.load_from)
+            drop_pretrained_inits(cfg.model)  # every weight comes from the checkpoint
+        else:
+            use_pretrained_weights(cfg, args.config)
     except ResumeMismatchError as err:
         sys.exit(f'error: {args.config}: {err}')
-    except (CheckpointError, FileNotFoundError) as err:
+    except (CheckpointError, FileNotFoundError, WeightsUnavailableError) as err:
         sys.exit(f'error: {err}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     try:

@@ -10,9 +10,11 @@ from custom.benchmark import BenchmarkError
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS: dict[str, tuple[str, ...]] = {  # globs, resolved when used (configs are being added)
-    'cpu-bccd': ('configs/bccd/*cpu*.py',),
-    'cpu-face-mask': ('configs/face_mask/*cpu*.py',),
-    'cpu-all': ('configs/bccd/*cpu*.py', 'configs/face_mask/*cpu*.py'),
+    'cpu-bccd': ('configs/bccd/*scratch_cpu*.py',),  # from scratch: runs offline
+    'cpu-face-mask': ('configs/face_mask/*scratch_cpu*.py',),
+    'cpu-all': ('configs/bccd/*scratch_cpu*.py', 'configs/face_mask/*scratch_cpu*.py'),
+    'finetune-bccd': ('configs/bccd/*finetune_cpu*.py',),  # needs the COCO weights (tools/misc/download_weights.py)
+    'finetune-face-mask': ('configs/face_mask/*finetune_cpu*.py',),
 }
 PRESET_EXCLUDE = re.compile(r'-sample\.py$')  # the demo config trains on the 52-image sample only
 

@@ -1,11 +1,14 @@
-"""A console progress bar for training: iterations done, ETA, epoch and loss, on one line."""
+"""Training hooks: a console progress bar (iterations, ETA, epoch, loss on one line) and the head
+re-initialisation of a fine-tuning run (:class:`PretrainedHeadHook`)."""
 from __future__ import annotations
 
 import sys
 from typing import Any
 
 from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 
@@ -43,3 +46,31 @@ class ProgressBarHook(Hook):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+@HOOKS.register_module()
+class PretrainedHeadHook(Hook):
+    """Fine-tuning from another dataset's detector: layers whose shape differs from the checkpoint's
+    (the class-dependent head, e.g. COCO's 80 classes against 3) keep this model's fresh
+    initialisation, listed in one log line instead of MMEngine's size-mismatch warning per tensor.
+
+    Added by the train entry point for ``load_from`` without resume. Runs before EMAHook
+    (priority), which then copies the same weights into its averaged model.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+        state = checkpoint.get('state_dict', checkpoint)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        own = model.state_dict()
+        reinit = [key for key, value in state.items()
+                  if key in own and hasattr(value, 'shape') and tuple(value.shape) != tuple(own[key].shape)]
+        for key in reinit:
+            state[key] = own[key].detach().clone()
+        loaded = sum(key in state for key in own) - len(reinit)
+        meta = checkpoint.get('meta') or {}
+        classes = (meta.get('dataset_meta') or {}).get('classes') or meta.get('CLASSES')
+        origin = f' (checkpoint trained on {len(classes)} classes)' if classes else ''
+        print_log(f'pretrained weights: {loaded} of {len(own)} tensors loaded; re-initialised for this '
+                  f'dataset{origin}: {", ".join(reinit) if reinit else "none"}', logger='current')

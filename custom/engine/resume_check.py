@@ -110,4 +110,4 @@ def check_resume(cfg: Any, path: str) -> None:
         raise ResumeMismatchError(
             f'refusing to resume from {path}: it was not trained with this config:\n  - ' + '\n  - '.join(problems)
             + f'\n  resume with the config it was trained with, or train this config in a new work dir '
-              f'starting from its weights: --cfg-options load_from={path} (without --resume)')
+              f'starting from its weights: --weights {path} (without --resume)')

@@ -1,0 +1,10 @@
+# YOLOv3 MobileNetV2 at 320 px fine-tuned from COCO (CPU) for BCCD: its recipe on the BCCD splits.
+_base_ = ['../_base_/recipes/yolov3_mobilenetv2-finetune_cpu-320_1xb8-12e.py',
+          '../_base_/datasets/bccd.py']
+
+model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))
+train_dataloader = dict(dataset=dict(dataset={{_base_.bccd_train}}))
+val_dataloader = dict(dataset={{_base_.bccd_val}})
+test_dataloader = dict(dataset={{_base_.bccd_test}})
+val_evaluator = {{_base_.bccd_val_evaluator}}
+test_evaluator = {{_base_.bccd_test_evaluator}}
