@@ -51,7 +51,7 @@ def saved_model_config(meta: Mapping) -> Mapping | None:
         return None
 
 
-def _shape_differences(saved: Mapping[str, Any], expected: Mapping[str, tuple]) -> list[str]:
+def shape_differences(saved: Mapping[str, Any], expected: Mapping[str, tuple]) -> list[str]:
     """Differences between the checkpoint's tensors (``saved``) and the config model's names/shapes."""
     differ = [k for k in expected if k in saved and tuple(saved[k].shape) != expected[k]]
     missing = [k for k in expected if k not in saved]
@@ -87,7 +87,7 @@ def resume_problems(cfg: Any, checkpoint: Mapping, expected_shapes: Mapping[str,
         saved_n, config_n = find_num_classes(saved_model), find_num_classes(cfg.model)
         if saved_n != config_n:
             problems.append(f'num_classes: checkpoint {saved_n}, config {config_n}')
-    differences = _shape_differences(checkpoint.get('state_dict') or {}, expected_shapes)
+    differences = shape_differences(checkpoint.get('state_dict') or {}, expected_shapes)
     if differences:
         problems.append('weights: ' + '; '.join(differences))
     return problems
