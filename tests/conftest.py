@@ -1,4 +1,5 @@
-"""Shared fixtures: repo paths, the shipped BCCD sample, the real datasets in ../shared, VOC writers."""
+"""Shared fixtures: repo paths, the shipped BCCD sample (converted, and a checkpoint trained on it once a session),
+the real datasets in ../shared, VOC writers."""
 from __future__ import annotations
 
 import os
@@ -46,3 +47,28 @@ def run_tool(*args: str, env: dict | None = None, timeout: int = 900) -> subproc
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=REPO, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+CLI_CONFIG = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'  # the CLI tests' model (fast on CPU)
+
+
+@pytest.fixture(scope='session')
+def sample_data_root(tmp_path_factory) -> str:
+    """The shipped sample converted by the real CLI, as a ``BCCD_ROOT`` value (ends in '/')."""
+    out = tmp_path_factory.mktemp('data') / 'bccd_sample'
+    result = run_tool('tools/dataset_converters/voc2coco.py', str(SAMPLE), '--out-dir', str(out))
+    assert result.returncode == 0, result.stderr
+    return f'{out}/'
+
+
+@pytest.fixture(scope='session')
+def trained_sample(sample_data_root, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """``CLI_CONFIG`` trained by ``tools/train.py`` for 2 epochs on the sample (checkpoints every epoch):
+    the work dir and the finished process."""
+    work = tmp_path_factory.mktemp('work')
+    result = run_tool('tools/train.py', CLI_CONFIG, '--work-dir', str(work), '--cfg-options',
+                      'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
+                      'default_hooks.logger.interval=1', 'randomness.seed=0',
+                      env={'BCCD_ROOT': sample_data_root})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work, result

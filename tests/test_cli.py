@@ -4,30 +4,10 @@ import json
 import pytest
 import torch
 
-from conftest import SAMPLE, run_tool
+from conftest import CLI_CONFIG as CONFIG, run_tool
 
-CONFIG = 'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py'
 pytestmark = pytest.mark.slow
 ITERS_PER_EPOCH = 4  # 32 train images of the sample at batch 8
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('data') / 'bccd_sample'
-    result = run_tool('tools/dataset_converters/voc2coco.py', str(SAMPLE), '--out-dir', str(out))
-    assert result.returncode == 0, result.stderr
-    return f'{out}/'
-
-
-@pytest.fixture(scope='module')
-def trained(data_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('work')
-    result = run_tool('tools/train.py', CONFIG, '--work-dir', str(work), '--cfg-options',
-                      'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
-                      'default_hooks.logger.interval=1', 'randomness.seed=0',
-                      env={'BCCD_ROOT': data_root})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return work, result
 
 
 def _ckpt(path):
@@ -35,8 +15,8 @@ def _ckpt(path):
     return load_local_checkpoint(str(path), map_location='cpu')
 
 
-def test_train_writes_checkpoints_and_validates(trained):
-    work, result = trained
+def test_train_writes_checkpoints_and_validates(trained_sample):
+    work, result = trained_sample
     assert (work / 'epoch_1.pth').is_file() and (work / 'epoch_2.pth').is_file()
     log = result.stdout + result.stderr
     assert 'Epoch(train) [2][4/4]' in log
@@ -46,10 +26,10 @@ def test_train_writes_checkpoints_and_validates(trained):
     assert meta['dataset_meta']['classes'] == ('Platelets', 'RBC', 'WBC')
 
 
-def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained, data_root, tmp_path):
-    work, _ = trained
+def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained_sample, sample_data_root, tmp_path):
+    work, _ = trained_sample
     result = run_tool('tools/test.py', CONFIG, str(work / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-                      '--show-dir', 'show', env={'BCCD_ROOT': data_root})
+                      '--show-dir', 'show', env={'BCCD_ROOT': sample_data_root})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / 'metrics_test.json').read_text())
     assert set(metrics['overall']) >= {'mAP50:95', 'mAP50', 'mAP75'}
@@ -85,16 +65,16 @@ def test_test_cli_prints_and_saves_metrics_and_draws_boxes(trained, data_root, t
     assert len(list((tmp_path / 'images' / 'best').glob('*.jpg'))) == 8
 
     again = run_tool('tools/analysis_tools/analyze_results.py', CONFIG, str(detections),
-                     '--work-dir', str(tmp_path / 'again'), '--no-pictures', env={'BCCD_ROOT': data_root})
+                     '--work-dir', str(tmp_path / 'again'), '--no-pictures', env={'BCCD_ROOT': sample_data_root})
     assert again.returncode == 0, again.stderr[-3000:]
     recomputed = json.loads((tmp_path / 'again' / 'metrics_analysis.json').read_text())
     assert recomputed['overall'] == metrics['overall']
     assert recomputed['per_class_AP50'] == metrics['per_class_AP50']
 
 
-def test_resume_continues_from_the_saved_state(trained, data_root, tmp_path):
+def test_resume_continues_from_the_saved_state(trained_sample, sample_data_root, tmp_path):
     import shutil
-    work, _ = trained
+    work, _ = trained_sample
     resumed = tmp_path / 'resumed'
     shutil.copytree(work, resumed)
     (resumed / 'epoch_2.pth').unlink()  # as if killed during epoch 2: latest is epoch_1
@@ -102,7 +82,7 @@ def test_resume_continues_from_the_saved_state(trained, data_root, tmp_path):
     before = _ckpt(resumed / 'epoch_1.pth')
     result = run_tool('tools/train.py', CONFIG, '--work-dir', str(resumed), '--resume', '--cfg-options',
                       'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'default_hooks.logger.interval=1',
-                      'randomness.seed=0', env={'BCCD_ROOT': data_root})
+                      'randomness.seed=0', env={'BCCD_ROOT': sample_data_root})
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'resumed epoch: 1, iter: 4' in log

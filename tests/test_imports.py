@@ -67,7 +67,8 @@ def test_resume_lookup_and_checkpoint_checks_import_no_torch(tmp_path):
 
 
 @pytest.mark.parametrize('module', ['custom', 'custom.datasets.coco_writer', 'custom.evaluation.analysis',
-                                    'custom.engine.training_logs', 'custom.benchmark'])
+                                    'custom.evaluation.fusion', 'custom.engine.training_logs', 'custom.engine.tta',
+                                    'custom.benchmark'])
 def test_light_modules_import_no_heavy_package(module, tmp_path):
     assert _imported_after(f'import {module}', tmp_path) == set()
 

@@ -4,7 +4,7 @@ The entry point of ``tools/test.py``; also runs as ``python -m custom.apis.test`
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir show] [--out results.pkl]
         [--score-thr T] [--evaluator fast|pycocotools] [--num-ranked 8] [--num-pred-images 100]
-        [--no-pictures]
+        [--no-pictures] [--tta [--tta-ratios 1 0.83 1.2]]
 
 Inference runs once (mmdet's Runner); the detections are saved as COCO results in
 WORK_DIR/detections.bbox.json and everything else is computed from that file (re-plot without
@@ -17,6 +17,9 @@ inference: tools/analysis_tools/analyze_results.py CONFIG WORK_DIR/detections.bb
   checkpoint's work dir when it holds a training log);
 * WORK_DIR/images/: predictions in class colours, worst and best images (ground truth | prediction);
 * with --show-dir: mmdet's own ground truth | prediction pictures in WORK_DIR/<timestamp>/SHOW_DIR.
+
+``--tta`` predicts each image at several scales, unflipped and flipped, and merges the boxes with
+mmdet's DetTTAModel (:mod:`custom.engine.tta`); metrics_test.json records the scales and flips under ``tta``.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from mmengine.runner import Runner
 
 from custom.engine.config import coco_metrics, dataset_info
 from custom.engine.launch import add_common_args, config_from_args
+from custom.engine.tta import tta_line, use_tta
 from custom.evaluation.analysis import run_analysis
 from custom.evaluation.metrics import EVALUATORS
 
@@ -60,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--num-pred-images', type=int, default=100,
                         help='test images to draw predictions on, in id order (default 100, -1: all)')
     parser.add_argument('--no-pictures', action='store_true', help='metrics and plots only, no WORK_DIR/images')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: every scale unflipped and flipped, merged by NMS (mmdet\'s '
+                        'DetTTAModel); scales: the config\'s tta_pipeline when made for its test scale, else the '
+                        'test scale x 1, 0.83, 1.2 rounded to multiples of 32')
+    parser.add_argument('--tta-ratios', type=float, nargs='+', metavar='R',
+                        help='TTA scales as ratios of the test scale (implies --tta; 1 alone: flips only)')
     add_common_args(parser)
     return parser
 
@@ -74,6 +84,9 @@ def test(args: argparse.Namespace) -> None:
     setup_cache_size_limit_of_dynamo()
     cfg = config_from_args(args)
     cfg.load_from = args.checkpoint
+    tta = use_tta(cfg, args.tta_ratios, args.config) if args.tta or args.tta_ratios else None
+    if tta and is_main_process():
+        print(tta_line(tta))
     metrics_cfg = coco_metrics(cfg.test_evaluator)
     if not metrics_cfg:
         raise ValueError(f'{args.config}: test_evaluator must be a CocoMetric (tools/test.py computes every '
@@ -98,7 +111,7 @@ def test(args: argparse.Namespace) -> None:
                  evaluator=args.evaluator, num_ranked=args.num_ranked, num_predictions=args.num_pred_images,
                  train_dir=osp.dirname(osp.abspath(args.checkpoint)), metrics_name='metrics_test',
                  max_dets=info['max_dets'],
-                 extra={'config': args.config, 'checkpoint': args.checkpoint,
+                 extra={'config': args.config, 'checkpoint': args.checkpoint, 'tta': tta,
                         'raw': {k: float(v) for k, v in metrics.items()}})
 
 

@@ -152,6 +152,20 @@ def class_cat_ids(coco_gt, classes: Sequence[str] | None,
     return [by_name[c] for c in classes], list(classes)
 
 
+def read_results_json(path: Path) -> list:
+    """The list in a COCO results JSON file; a file that is not one fails with a :class:`ResultsError` naming it."""
+    try:
+        results = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ResultsError(f'{path}: not a JSON results file ({exc})') from exc
+    if isinstance(results, dict) and 'annotations' in results:
+        raise ResultsError(f'{path}: this is a COCO annotation file; give the detections (a list of '
+                           f'{{image_id, category_id, bbox, score}}), e.g. WORK_DIR/detections.bbox.json')
+    if not isinstance(results, list):
+        raise ResultsError(f'{path}: COCO results must be a JSON list of {{image_id, category_id, bbox, score}}')
+    return results
+
+
 def load_results(path: str | os.PathLike, coco_gt, cat_ids: Sequence[int],
                  ann_file: str = 'the ground truth') -> dict[str, np.ndarray]:
     """Detections of ``path`` as column arrays (``image_id``, ``category_id``, ``bbox`` xywh, ``score``).
@@ -167,15 +181,7 @@ def load_results(path: str | os.PathLike, coco_gt, cat_ids: Sequence[int],
     if path.suffix in ('.pkl', '.pickle'):
         arrays = _load_pkl(path, cat_ids)
     else:
-        try:
-            results = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ResultsError(f'{path}: not a JSON results file ({exc})') from exc
-        if isinstance(results, dict) and 'annotations' in results:
-            raise ResultsError(f'{path}: this is a COCO annotation file; give the detections (a list of '
-                               f'{{image_id, category_id, bbox, score}}), e.g. WORK_DIR/detections.bbox.json')
-        if not isinstance(results, list):
-            raise ResultsError(f'{path}: COCO results must be a JSON list of {{image_id, category_id, bbox, score}}')
+        results = read_results_json(path)
         try:
             arrays = detections_to_arrays(results)
         except (KeyError, TypeError, ValueError) as exc:
