@@ -2,6 +2,7 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT... --out-dir OUT [--score-thr 0.3] [--batch-size 1]
         [--device cpu|cuda] [--video-stride N] [--save-voc] [--cfg-options KEY=VALUE ...]
+        [--backend pytorch|onnxruntime --onnx FILE]
 
 Writes ``OUT/vis/`` (boxes drawn), ``OUT/predictions.json`` (COCO-style, see
 :mod:`custom.inference.predictions`), ``OUT/predictions.csv``, ``OUT/skipped.txt`` and with
@@ -42,7 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys (mmengine DictAction syntax), '
                         'e.g. model.test_cfg.nms.iou_threshold=0.5')
+    parser.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                        help='pytorch (default) or onnxruntime: run --onnx FILE (tools/deployment/export_onnx.py) on '
+                        'CPU; CONFIG is checked against the file, CHECKPOINT is not read')
+    parser.add_argument('--onnx', metavar='FILE', help='the exported ONNX file for --backend onnxruntime')
     return parser
+
+
+def onnx_detector(args: argparse.Namespace):
+    """The onnxruntime detector ``args`` ask for, or None for the PyTorch backend; :class:`SetupError` for
+    options that do not go together."""
+    if args.backend == 'pytorch':
+        if args.onnx:
+            raise SetupError(f'--onnx {args.onnx} needs --backend onnxruntime')
+        return None
+    if not args.onnx:
+        raise SetupError('--backend onnxruntime needs --onnx FILE (tools/deployment/export_onnx.py writes one)')
+    if args.device != 'cpu':
+        raise SetupError(f'--device {args.device}: --backend onnxruntime runs on cpu here')
+    from custom.deployment.runtime import load_onnx_detector
+    return load_onnx_detector(args.onnx, args.score_thr, args.config, parse_cfg_options(args.cfg_options))
 
 
 def infer(args: argparse.Namespace) -> int:
@@ -50,9 +70,11 @@ def infer(args: argparse.Namespace) -> int:
     from custom.engine.checkpoint import CheckpointError
     from custom.inference.run import run_inference
     try:
-        summary = run_inference(args.config, args.checkpoint, args.inputs, args.out_dir, score_thr=args.score_thr,
-                                batch_size=args.batch_size, device=args.device, video_stride=args.video_stride,
-                                save_voc=args.save_voc, cfg_options=parse_cfg_options(args.cfg_options))
+        detector = onnx_detector(args)
+        summary = run_inference(args.config, args.onnx or args.checkpoint, args.inputs, args.out_dir,
+                                score_thr=args.score_thr, batch_size=args.batch_size, device=args.device,
+                                video_stride=args.video_stride, save_voc=args.save_voc,
+                                cfg_options=parse_cfg_options(args.cfg_options), detector=detector)
     except (SetupError, FileNotFoundError, CheckpointError, pickle.UnpicklingError) as err:
         print(f'error: {err}', file=sys.stderr)
         return EXIT_SETUP

@@ -124,7 +124,8 @@ def run_inference(config: str, checkpoint: str, inputs: Sequence[str], out_dir: 
                   detector: Detector | None = None) -> RunSummary:
     """Predict every image and sampled video frame of ``inputs`` and write the outputs into ``out_dir``.
 
-    ``detector``: one already loaded from ``config`` and ``checkpoint`` (else :func:`load_detector`).
+    ``detector``: one already loaded from ``config`` and ``checkpoint`` (else :func:`load_detector`), or an
+    onnxruntime one (:class:`custom.deployment.runtime.OnnxDetector`, same interface).
     Raises before writing anything: :class:`custom.inference.errors.SetupError` (:class:`InputError` for
     INPUTs) and what :func:`custom.inference.detector.load_detector` raises.
     """
