@@ -1,6 +1,6 @@
 """Running training: config reading and checks, preflight, launch settings, safe checkpoints, resume and its checks,
-hooks, the CPU bf16 optimizer wrapper and training logs; test-time augmentation of a test config.
+pretrained weights, hooks, the CPU bf16 optimizer wrapper and training logs; test-time augmentation of a test config.
 
-:mod:`custom.engine.config`, :mod:`custom.engine.checkpoint_files`, :mod:`custom.engine.training_logs` and
-:mod:`custom.engine.tta` import no torch.
+:mod:`custom.engine.config`, :mod:`custom.engine.checkpoint_files`, :mod:`custom.engine.training_logs`,
+:mod:`custom.engine.tta` and :mod:`custom.engine.weights` import no torch at import.
 """
