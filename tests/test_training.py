@@ -248,7 +248,7 @@ def test_sigkill_mid_epoch_then_resume_restores_the_whole_state(data_root, tmp_p
     # AdamW's step counts continue from the 8 steps saved at epoch 1: 24, not 16
     assert {int(s['step']) for s in saved['optimizer']['state'].values()} == {8}
     assert {int(s['step']) for s in final['optimizer']['state'].values()} == {24}
-    # the README's "keep the last 2 and the best", across the resume: epoch_1.pth is gone
+    # docs/training.md's "keep the last 2 and the best", across the resume: epoch_1.pth is gone
     best = Path(final['message_hub']['runtime_info']['best_ckpt']).name
     assert re.fullmatch(r'best_coco_bbox_mAP_50_epoch_[123]\.pth', best)
     assert sorted(p.name for p in work.glob('*.pth')) == sorted([best, 'epoch_2.pth', 'epoch_3.pth'])
