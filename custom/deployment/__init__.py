@@ -9,7 +9,11 @@ One job a module:
 * :mod:`~custom.deployment.priors`, :mod:`~custom.deployment.nms` and :mod:`~custom.deployment.postprocess`:
   mmdet's ``predict_by_feat`` in numpy (priors, box decoding, score filtering, batched NMS, rescaling);
 * :mod:`~custom.deployment.runtime`: an onnxruntime detector that :func:`custom.inference.run.run_inference`
-  accepts in place of the PyTorch one.
+  accepts in place of the PyTorch one;
+* :mod:`~custom.deployment.parity` and :mod:`~custom.deployment.dataset_check`: do two backends give the same
+  boxes, image by image and over an annotated split (with both mAPs);
+* :mod:`~custom.deployment.seeded` and :mod:`~custom.deployment.speed`: seeded checkpoints and the timing of
+  ``tools/analysis_tools/benchmark_onnx.py``.
 
 Importing the package is light: torch, onnx and onnxruntime are imported by the functions that need them.
 """
