@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from custom.engine.config import step_type
 from custom.inference.errors import SetupError
 
 KEY = 'voc_detkit'
@@ -36,18 +37,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def short_type(step: Mapping) -> str:
-    """A pipeline step's type without a registry scope (``mmdet.Resize`` -> ``Resize``)."""
-    return str(step.get('type', '')).split('.')[-1]
-
-
 def preprocess_spec(cfg: Any, steps: list[dict], config_path: str) -> dict:
     """The ``preprocess`` mapping from the config's data preprocessor and inference pipeline
     (:func:`custom.inference.detector.inference_pipeline`); :class:`SetupError` for a step or preprocessor
     that has no numpy counterpart here."""
     spec: dict[str, Any] = {'resize': None, 'pad': None}
     for step in steps:
-        kind = short_type(step)
+        kind = step_type(step)
         if kind not in PIPELINE_STEPS:
             raise SetupError(f'{config_path}: test pipeline step {kind} has no ONNX-side counterpart '
                              f'(supported: {", ".join(PIPELINE_STEPS)})')
@@ -63,8 +59,8 @@ def preprocess_spec(cfg: Any, steps: list[dict], config_path: str) -> dict:
             spec['pad'] = {'size': plain(step.get('size')), 'size_divisor': step.get('size_divisor'),
                            'pad_val': plain(value)}
     pre = cfg.model.get('data_preprocessor') or {}
-    if short_type(pre) not in PREPROCESSORS or pre.get('batch_augments'):
-        raise SetupError(f'{config_path}: data preprocessor {short_type(pre)} is not supported ({PREPROCESSORS})')
+    if step_type(pre) not in PREPROCESSORS or pre.get('batch_augments'):
+        raise SetupError(f'{config_path}: data preprocessor {step_type(pre)} is not supported ({PREPROCESSORS})')
     spec.update(mean=plain(pre.get('mean', (0, 0, 0))), std=plain(pre.get('std', (1, 1, 1))),
                 bgr_to_rgb=bool(pre.get('bgr_to_rgb', False) or pre.get('rgb_to_bgr', False)),
                 pad_size_divisor=int(pre.get('pad_size_divisor', 1)), pad_value=float(pre.get('pad_value', 0)))
@@ -128,7 +124,7 @@ def check_against_config(meta: Mapping, path: str, cfg: Any, config_path: str) -
     problems = []
     if cfg.model.get('type') != meta['model'].get('type'):
         problems.append(f"model type: {path} {meta['model'].get('type')}, {config_path} {cfg.model.get('type')}")
-    head = short_type(cfg.model.get('bbox_head') or {})
+    head = step_type(cfg.model.get('bbox_head') or {})
     if head != meta['model'].get('head'):
         problems.append(f"head: {path} {meta['model'].get('head')}, {config_path} {head}")
     if expected is not None and expected != meta['head']['num_classes']:

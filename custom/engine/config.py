@@ -3,7 +3,7 @@
 Reading (``Config.fromfile`` with ``--cfg-options`` merged), walking dataset wrappers
 (``RepeatDataset``, ``MultiImageMixDataset``, ``ClassBalancedDataset`` ...), a split's dataset
 facts (annotation file, image folder, classes, palette, COCO maxDets), the ``--cfg-options``
-key of the training annotation file and the COCO metric of an evaluator.
+key of the training annotation file, the COCO metric of an evaluator and a pipeline step's type.
 
 Imports neither torch nor mmdet (unless a config's ``custom_imports`` do and they are imported).
 """
@@ -73,6 +73,12 @@ def replace_type(node: Any, old: Collection[Any], new: str) -> None:
     elif isinstance(node, (list, tuple)):
         for value in node:
             replace_type(value, old, new)
+
+
+def step_type(step: Mapping) -> str:
+    """A pipeline step's transform name without its scope (``'mmdet.Resize'`` -> ``'Resize'``)."""
+    kind = step.get('type', '')
+    return (kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))).split('.')[-1]
 
 
 def coco_metrics(evaluator: Any) -> list:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping, Sequence
 
-from custom.engine.config import innermost_dataset
+from custom.engine.config import innermost_dataset, step_type
 
 # the test scale, ~1/1.2 of it and 1.2 x it: a modest range around the size the CPU recipes train at
 # (mmdet's own RTMDet/RetinaNet TTA uses 0.5x and 1.5x; 1.2x costs 1.44x, 1.5x 2.25x a pass)
@@ -34,12 +34,6 @@ DEFAULT_MAX_PER_IMG = 100
 
 class TTAConfigError(ValueError):
     """The config cannot be given test-time augmentation; the message says why and what to do."""
-
-
-def step_type(step: Mapping) -> str:
-    """A pipeline step's transform name without its scope (``'mmdet.Resize'`` -> ``'Resize'``)."""
-    kind = step.get('type', '')
-    return (kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))).split('.')[-1]
 
 
 def tta_scales(scale: Sequence[int], ratios: Sequence[float]) -> list[tuple[int, int]]:
