@@ -66,7 +66,8 @@ def test_resume_lookup_and_checkpoint_checks_import_no_torch(tmp_path):
     assert _imported_after(code, tmp_path) == set()
 
 
-@pytest.mark.parametrize('module', ['custom', 'custom.datasets.coco_writer', 'custom.evaluation.analysis',
+@pytest.mark.parametrize('module', ['custom', 'custom.datasets.coco_writer', 'custom.datasets.acquire',
+                                    'custom.datasets.roboflow_source', 'custom.evaluation.analysis',
                                     'custom.evaluation.fusion', 'custom.engine.training_logs', 'custom.engine.tta',
                                     'custom.benchmark'])
 def test_light_modules_import_no_heavy_package(module, tmp_path):

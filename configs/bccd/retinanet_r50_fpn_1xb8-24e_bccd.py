@@ -1,4 +1,7 @@
-# RetinaNet R50-FPN (GPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# RetinaNet R50-FPN on one GPU at mmdet's 1333x800, fine-tuned from mmdet's COCO model: its recipe
+# (the first base) on the bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models retinanet_r50_fpn_1xb8-24e
 _base_ = ['../_base_/recipes/retinanet_r50_fpn_1xb8-24e.py', '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

@@ -1,5 +1,7 @@
-# RTMDet-tiny at 320 px for BCCD, trained from scratch on a 2-core CPU: the shared recipe in
-# configs/_base_/recipes/ (mmdet's model and pipelines, sizes halved) on the BCCD splits.
+# RTMDet-tiny at 320 px trained from scratch on a 2-core CPU: its recipe (the first base) on the
+# bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models rtmdet_tiny-scratch_cpu-320_1xb8-50e
 _base_ = ['../_base_/recipes/rtmdet_tiny-scratch_cpu-320_1xb8-50e.py', '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

@@ -1,4 +1,7 @@
-# SSD300 VGG16 (GPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# SSD300 VGG16 on one GPU at 300x300, fine-tuned from mmdet's COCO model: its recipe (the first
+# base) on the bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models ssd300_1xb8-60e
 _base_ = ['../_base_/recipes/ssd300_1xb8-60e.py', '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

@@ -1,4 +1,7 @@
-# SSDLite-MobileNetV2 at 320 px fine-tuned from COCO (CPU) for BCCD: its recipe on the BCCD splits.
+# SSDLite-MobileNetV2 at 320x320 fine-tuned from mmdet's COCO detector on a 2-core CPU: its recipe
+# (the first base) on the bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models ssdlite_mobilenetv2-finetune_cpu-1xb8-20e
 _base_ = ['../_base_/recipes/ssdlite_mobilenetv2-finetune_cpu-1xb8-20e.py',
           '../_base_/datasets/bccd.py']
 

@@ -1,4 +1,7 @@
-# SSDLite-MobileNetV2 at 320 px (CPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# SSDLite-MobileNetV2 at 320x320 from scratch on a 2-core CPU: its recipe (the first base) on the
+# bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models ssdlite_mobilenetv2-scratch_cpu-1xb8-60e
 _base_ = ['../_base_/recipes/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e.py',
           '../_base_/datasets/bccd.py']
 

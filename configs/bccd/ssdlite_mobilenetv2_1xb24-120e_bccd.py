@@ -1,4 +1,7 @@
-# SSDLite MobileNetV2 (GPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# SSDLite MobileNetV2 on one GPU at 320x320, fine-tuned from mmdet's COCO model: its recipe (the
+# first base) on the bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models ssdlite_mobilenetv2_1xb24-120e
 _base_ = ['../_base_/recipes/ssdlite_mobilenetv2_1xb24-120e.py', '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

@@ -1,4 +1,7 @@
-# YOLOv3 MobileNetV2 at 320 px (CPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# YOLOv3 MobileNetV2 at 320 px from scratch on a 2-core CPU: its recipe (the first base) on the bccd
+# splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e
 _base_ = ['../_base_/recipes/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e.py',
           '../_base_/datasets/bccd.py']
 

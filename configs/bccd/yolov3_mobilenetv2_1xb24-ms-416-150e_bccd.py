@@ -1,4 +1,7 @@
-# YOLOv3 MobileNetV2 (GPU) for BCCD: its recipe (the first base) on the BCCD splits.
+# YOLOv3 MobileNetV2 on one GPU, multi-scale 320-416 train / 416 test as mmdet, fine-tuned from
+# COCO: its recipe (the first base) on the bccd splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/bccd --models yolov3_mobilenetv2_1xb24-ms-416-150e
 _base_ = ['../_base_/recipes/yolov3_mobilenetv2_1xb24-ms-416-150e.py', '../_base_/datasets/bccd.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.bccd_num_classes}}))

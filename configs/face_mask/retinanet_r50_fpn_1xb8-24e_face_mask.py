@@ -1,4 +1,7 @@
-# RetinaNet R50-FPN (GPU) for face-mask: its recipe (the first base) on the face-mask splits.
+# RetinaNet R50-FPN on one GPU at mmdet's 1333x800, fine-tuned from mmdet's COCO model: its recipe
+# (the first base) on the face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models retinanet_r50_fpn_1xb8-24e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/retinanet_r50_fpn_1xb8-24e.py', '../_base_/datasets/face_mask.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.face_mask_num_classes}}))

@@ -1,5 +1,7 @@
-# RTMDet-tiny at 320 px for face-mask, trained from scratch on a 2-core CPU: the shared recipe in
-# configs/_base_/recipes/ (mmdet's model and pipelines, sizes halved) on the face-mask splits.
+# RTMDet-tiny at 320 px trained from scratch on a 2-core CPU: its recipe (the first base) on the
+# face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models rtmdet_tiny-scratch_cpu-320_1xb8-50e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/rtmdet_tiny-scratch_cpu-320_1xb8-50e.py',
           '../_base_/datasets/face_mask.py']
 

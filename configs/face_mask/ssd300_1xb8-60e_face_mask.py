@@ -1,4 +1,7 @@
-# SSD300 VGG16 (GPU) for face-mask: its recipe (the first base) on the face-mask splits.
+# SSD300 VGG16 on one GPU at 300x300, fine-tuned from mmdet's COCO model: its recipe (the first
+# base) on the face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models ssd300_1xb8-60e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/ssd300_1xb8-60e.py', '../_base_/datasets/face_mask.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.face_mask_num_classes}}))

@@ -1,4 +1,7 @@
-# YOLOv3 DarkNet-53 (GPU) for face-mask: its recipe (the first base) on the face-mask splits.
+# YOLOv3 DarkNet-53 on one GPU, multi-scale 320-608 train / 608 test as mmdet, fine-tuned from COCO:
+# its recipe (the first base) on the face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models yolov3_d53_1xb8-ms-608-100e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/yolov3_d53_1xb8-ms-608-100e.py', '../_base_/datasets/face_mask.py']
 
 model = dict(bbox_head=dict(num_classes={{_base_.face_mask_num_classes}}))

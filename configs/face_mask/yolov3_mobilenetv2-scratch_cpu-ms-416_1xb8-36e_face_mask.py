@@ -1,4 +1,7 @@
-# YOLOv3 MobileNetV2 at 416 px (CPU, multi-scale train) for face-mask: its recipe (the first base) on the face-mask splits.
+# YOLOv3 MobileNetV2 at mmdet's own 416 px from scratch on a 2-core CPU: its recipe (the first base)
+# on the face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e.py',
           '../_base_/datasets/face_mask.py']
 

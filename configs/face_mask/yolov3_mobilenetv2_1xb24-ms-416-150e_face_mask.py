@@ -1,4 +1,7 @@
-# YOLOv3 MobileNetV2 (GPU) for face-mask: its recipe (the first base) on the face-mask splits.
+# YOLOv3 MobileNetV2 on one GPU, multi-scale 320-416 train / 416 test as mmdet, fine-tuned from
+# COCO: its recipe (the first base) on the face_mask splits.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --models yolov3_mobilenetv2_1xb24-ms-416-150e --palette 255,187,0 60,179,113 220,20,60
 _base_ = ['../_base_/recipes/yolov3_mobilenetv2_1xb24-ms-416-150e.py',
           '../_base_/datasets/face_mask.py']
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from custom.datasets.converter import Report, check_classes, check_voc_dir, convert_voc_to_coco, gc_paused
-from custom.datasets.splits import (check_fractions, image_strata, kfold_splits, random_splits, read_split_files,
-                                    split_overlaps)
+from custom.datasets.splits import (check_fractions, image_strata, kfold_splits, random_splits, read_folder_splits,
+                                    read_split_files, split_overlaps)
 from custom.datasets.statistics import coco_statistics
 from custom.datasets.voc_xml import MAX_XML_BYTES, VOCError
 
 JSON_CHUNK = 2000  # records encoded per call, and images written per call, when writing COCO JSON
+RAW_DIR = 'raw'  # data/NAME/raw: the downloaded VOC files of data/NAME, converted beside them
 SPLIT_FILE = re.compile(r'(train|val|test|trainval|fold\d+_(train|val))\.json')  # what a run writes
 
 
@@ -84,11 +85,12 @@ class EncodedCOCO:
 def check_out_dir(voc_dir: Path, out_dir: Path, link_images: bool = True) -> None:
     """Raise :class:`VOCError` when writing to ``out_dir`` would touch ``voc_dir`` or fail half-way.
 
-    ``out_dir`` must not be ``voc_dir`` nor a folder above it, nor a file, and an existing
-    ``out_dir/images`` must be the link to ``voc_dir`` that a conversion makes.
+    ``out_dir`` must not be ``voc_dir`` nor a folder above it (except ``voc_dir == out_dir/raw``, the
+    layout of a downloaded dataset), nor a file, and an existing ``out_dir/images`` must be the link
+    to ``voc_dir`` that a conversion makes.
     """
     voc, out = voc_dir.resolve(), out_dir.resolve()
-    if out == voc or out in voc.parents:
+    if (out == voc or out in voc.parents) and voc != out / RAW_DIR:
         raise VOCError(f'--out-dir {out_dir} is the dataset folder {voc_dir} or a folder above it: writing there '
                        f'could overwrite the annotations; choose a folder outside it, e.g. data/NAME')
     for path in (out_dir, out_dir / 'annotations'):
@@ -101,21 +103,26 @@ def check_out_dir(voc_dir: Path, out_dir: Path, link_images: bool = True) -> Non
 
 
 def _choose_splits(voc_dir: Path, split: Sequence[float] | None, kfold: int,
-                   allow_overlap: bool) -> tuple[dict[str, list[str]], list[str]]:
-    """The ImageSets splits (none when ``split``/``kfold`` make them) and their overlaps, checked."""
+                   allow_overlap: bool) -> tuple[dict[str, list[str]], list[str], str]:
+    """The listed splits (none when ``split``/``kfold`` make them), their overlaps, checked, and where
+    they were listed: ``ImageSets/Main`` first, else the ``train/ valid/ test/`` folders."""
     if split:
         check_fractions(split)
     if split or kfold:
-        return {}, []
+        return {}, [], ''
     splits = read_split_files(voc_dir)
+    where, listed = voc_dir / 'ImageSets' / 'Main', f'ImageSets/Main/{{{",".join(splits)}}}.txt'
     if not splits:
-        raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files; pass split fractions '
-                       f'(e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
+        splits, where = read_folder_splits(voc_dir), voc_dir
+        listed = 'the split folders (train/ valid/ test/)'
+    if not splits:
+        raise VOCError(f'{voc_dir}: no ImageSets/Main/*.txt split files and no train/ valid/ test/ folders; '
+                       f'pass split fractions (e.g. --split 0.8,0.1,0.1) or --kfold K to make a split')
     overlaps = split_overlaps(splits)
     if overlaps and not allow_overlap:
-        raise VOCError(f"{voc_dir / 'ImageSets' / 'Main'}: {'; '.join(overlaps)}. An image in two splits "
+        raise VOCError(f"{where}: {'; '.join(overlaps)}. An image in two splits "
                        f'leaks into evaluation; fix the lists, or pass --allow-overlap to keep them')
-    return splits, overlaps
+    return splits, overlaps, listed
 
 
 @gc_paused
@@ -127,7 +134,8 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
                       max_xml_bytes: int = MAX_XML_BYTES) -> Report:
     """Convert ``voc_dir`` and write ``out_dir/annotations/<split>.json`` plus ``report.json``.
 
-    Splits come from ``ImageSets/Main`` when present, else from ``split``
+    Splits come from ``ImageSets/Main`` when present, else from ``train/ valid/ test/`` folders
+    (:func:`custom.datasets.splits.read_folder_splits`, Roboflow's layout), else from ``split``
     fractions (train,val[,test]; a 0 leaves that split out) or ``kfold`` folds, stratified by
     each image's rarest class and shuffled with ``seed``. ``out_dir/images`` becomes a
     relative symlink to ``voc_dir`` so COCO ``file_name`` resolves. Statistics per
@@ -141,7 +149,7 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
     check_classes(classes, unknown)
     check_voc_dir(voc_dir)
     check_out_dir(voc_dir, out_dir, link_images)
-    splits, overlaps = _choose_splits(voc_dir, split, kfold, allow_overlap)
+    splits, overlaps, listed = _choose_splits(voc_dir, split, kfold, allow_overlap)
     coco, ids_by_stem, report = convert_voc_to_coco(voc_dir, classes, class_map, unknown, progress=progress,
                                                     workers=workers, max_xml_bytes=max_xml_bytes)
     for message in overlaps:
@@ -152,10 +160,10 @@ def write_coco_splits(voc_dir: str | os.PathLike, out_dir: str | os.PathLike,
         if kfold:
             splits.update(kfold_splits(sorted(ids_by_stem), kfold, seed, strata))
     else:
-        listed = set().union(*splits.values())
+        in_a_split = set().union(*splits.values())
         for stem in ids_by_stem:
-            if stem not in listed:
-                report.add('image_in_no_split', f'{stem}: in none of ImageSets/Main/{{{",".join(splits)}}}.txt; '
+            if stem not in in_a_split:
+                report.add('image_in_no_split', f'{stem}: in none of {listed}; '
                            f'its boxes are in no output file')
     (out_dir / 'annotations').mkdir(parents=True, exist_ok=True)
     encoded = EncodedCOCO(coco)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 SPLIT_NAMES = ('train', 'val', 'test')
+SPLIT_FOLDERS = {'train': 'train', 'valid': 'val', 'val': 'val', 'test': 'test'}  # Roboflow: train/ valid/ test/
 
 
 def read_split_files(voc_dir: Path) -> dict[str, list[str]]:
@@ -27,6 +28,29 @@ def read_split_files(voc_dir: Path) -> dict[str, list[str]]:
                 raise ValueError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start}); '
                                  f'save it as UTF-8') from None
             splits[name] = [line.strip() for line in text.splitlines() if line.strip()]
+    return splits
+
+
+def read_folder_splits(voc_dir: Path) -> dict[str, list[str]]:
+    """Image ids per split from the folder-split layout: ``train/``, ``valid/`` (or ``val/``), ``test/``.
+
+    Roboflow's Pascal-VOC export has this layout, each XML beside its image. An id is the stem of an
+    XML file anywhere below the split folder. Empty when ``voc_dir`` has no such folder holding an XML
+    file; ``ValueError`` naming both folders when ``valid/`` and ``val/`` both hold files.
+    """
+    splits: dict[str, list[str]] = {}
+    source: dict[str, str] = {}
+    for folder, name in SPLIT_FOLDERS.items():
+        path = voc_dir / folder
+        if not path.is_dir():
+            continue
+        ids = sorted(p.stem for p in path.rglob('*') if p.suffix.lower() == '.xml' and p.is_file())
+        if not ids:
+            continue
+        if name in splits:
+            raise ValueError(f'{voc_dir}: both {source[name]}/ and {folder}/ hold annotations for the {name} split; '
+                             f'merge them into one folder')
+        splits[name], source[name] = ids, folder
     return splits
 
 

@@ -1,14 +1,15 @@
-# Kaggle face-mask detection (3 classes) as COCO JSON from tools/dataset_converters/voc2coco.py;
-# it has no official split, so the converter makes one, reproducibly:
-#   python tools/dataset_converters/voc2coco.py ../shared/datasets/face-mask --out-dir data/face_mask --split 0.7,0.15,0.15 --seed 0
+# face_mask (3 classes): the COCO JSON in data/face_mask/ written by
+# tools/dataset_converters/voc2coco.py.
+# Written by tools/misc/make_configs.py (--force overwrites); to reproduce it:
+#   python tools/misc/make_configs.py data/face_mask --palette 255,187,0 60,179,113 220,20,60
 # Names carry a `face_mask_` prefix so this file can stand as a second _base_ beside an mmdet
 # model config (mmengine forbids duplicate keys among bases); model configs wire them in.
 face_mask_root = '{{$FACE_MASK_ROOT:data/face_mask/}}'  # the one data root: env var FACE_MASK_ROOT, default data/face_mask/
-face_mask_metainfo = dict(
-    classes=('mask_weared_incorrect', 'with_mask', 'without_mask'),  # sorted, as the converter finds them
+face_mask_metainfo = dict(  # classes: the categories of annotations/*.json, by id
+    classes=('mask_weared_incorrect', 'with_mask', 'without_mask'),
     palette=[(255, 187, 0), (60, 179, 113), (220, 20, 60)])
 face_mask_num_classes = 3
-face_mask_train = dict(  # the converter's 70% train split
+face_mask_train = dict(
     type='CocoDataset', data_root=face_mask_root, metainfo=face_mask_metainfo,
     ann_file='annotations/train.json', data_prefix=dict(img='images/'),
     filter_cfg=dict(filter_empty_gt=True, min_size=0))

@@ -1,5 +1,5 @@
 # RTMDet-tiny at 320 px trained from scratch on a 2-core CPU (the YOLO-family recipe: mosaic +
-# mixup, AdamW, EMA, last epochs without mosaic), for any dataset: a config in configs/<dataset>/
+# mixup, AdamW, EMA, last epochs without mosaic). For any dataset: a config in configs/<dataset>/
 # adds its dataset base, num_classes and the three datasets (see configs/bccd/rtmdet_tiny-*_bccd.py).
 _base_ = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
