@@ -69,7 +69,9 @@ def test_resume_lookup_and_checkpoint_checks_import_no_torch(tmp_path):
 @pytest.mark.parametrize('module', ['custom', 'custom.datasets.coco_writer', 'custom.datasets.acquire',
                                     'custom.datasets.roboflow_source', 'custom.evaluation.analysis',
                                     'custom.evaluation.fusion', 'custom.engine.training_logs', 'custom.engine.tta',
-                                    'custom.benchmark'])
+                                    'custom.benchmark', 'custom.experiments.report', 'custom.experiments.kfold',
+                                    'custom.experiments.tuning', 'custom.experiments.search_space',
+                                    'custom.experiments.report_render'])
 def test_light_modules_import_no_heavy_package(module, tmp_path):
     assert _imported_after(f'import {module}', tmp_path) == set()
 
