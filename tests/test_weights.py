@@ -5,10 +5,8 @@ server on 127.0.0.1 that stops with its test.
 """
 from __future__ import annotations
 
-import http.server
 import logging
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import REPO, SAMPLE, run_tool
+from loopback import LoopbackServer, Reply
 from custom.engine.weights import (WeightsUnavailableError, cache_path, ensure_weights, resolve_url,
                                    select_weights, weight_sources)
 
@@ -105,40 +104,15 @@ def test_a_missing_local_file_is_named(tmp_path):
         ensure_weights(cfg, RTMDET_FT)
 
 
-class _Server:
-    """A loopback HTTP server serving ``files`` (path -> bytes) and counting requests; stops on exit."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                body = outer.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header('Content-Length', str(len(body or b'')))
-                self.end_headers()
-                self.wfile.write(body or b'')
-
-            def log_message(self, *args):
-                pass
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = f'http://127.0.0.1:{self.httpd.server_address[1]}'
-
-    def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _file_server(files: dict[str, bytes]) -> LoopbackServer:
+    """A loopback server answering ``files`` (path -> bytes), 404 for any other path."""
+    return LoopbackServer(lambda r: Reply(200, files[r.path]) if r.path in files else Reply(404))
 
 
 def test_download_once_into_the_cache_and_point_the_config_at_it(torch_home, monkeypatch):
     monkeypatch.delenv('DETKIT_OFFLINE', raising=False)
     payload = b'synthetic checkpoint bytes' * 100
-    with _Server({'/weights/coco_det.pth': payload}) as server:
+    with _file_server({'/weights/coco_det.pth': payload}) as server:
         cfg = _cfg(RTMDET_FT)
         select_weights(cfg, f'{server.url}/weights/coco_det.pth')
         ensure_weights(cfg, RTMDET_FT)
@@ -148,7 +122,7 @@ def test_download_once_into_the_cache_and_point_the_config_at_it(torch_home, mon
         cfg = _cfg(RTMDET_FT)
         select_weights(cfg, f'{server.url}/weights/coco_det.pth')
         ensure_weights(cfg, RTMDET_FT)  # cached: no second request
-        assert server.requests == ['/weights/coco_det.pth']
+        assert server.paths() == ['/weights/coco_det.pth']
 
 
 def test_a_failed_download_leaves_no_partial_file(torch_home, monkeypatch):
@@ -161,7 +135,7 @@ def test_a_failed_download_leaves_no_partial_file(torch_home, monkeypatch):
     with pytest.raises(WeightsUnavailableError, match='download failed') as err:
         ensure_weights(cfg, RTMDET_FT)
     assert f'put it at {torch_home}/hub/checkpoints/coco.pth' in str(err.value)
-    with _Server({}) as server:  # a 404 is a failure too
+    with _file_server({}) as server:  # a 404 is a failure too
         cfg = _cfg(RTMDET_FT)
         select_weights(cfg, f'{server.url}/w/gone.pth')
         with pytest.raises(WeightsUnavailableError, match='download failed: HTTP Error 404'):
