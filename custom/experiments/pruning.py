@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from typing import Any
 
 from mmengine.hooks import Hook
@@ -16,19 +18,40 @@ from mmengine.registry import HOOKS
 
 PRUNED_EXIT = 75
 PRUNED_FILE = 'pruned.json'
+CREATE_ATTEMPTS = 5  # tries at opening a storage whose tables another process is creating
 STORAGE_ENV = 'DETKIT_OPTUNA_STORAGE'  # the storage URL, given by the environment: no password in a config file
 
 
 def open_storage(url: str, heartbeat_s: int | None = None, retries: int = 0) -> Any:
-    """An Optuna RDB storage for ``url`` (SQLite waits up to 60 s for a lock held by another process)."""
+    """An Optuna RDB storage for ``url`` (SQLite waits up to 60 s for a lock held by another process).
+
+    With ``heartbeat_s``, a trial silent for two heartbeats is failed and retried up to ``retries``
+    times. Processes starting together on a new database race to create its tables: a failed
+    creation is retried, then the tables are there.
+    """
+    import warnings
+
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import SQLAlchemyError
     kwargs = {'connect_args': {'timeout': 60}} if url.startswith('sqlite') else {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if heartbeat_s:
-        return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
-                          failed_trial_callback=RetryFailedTrialCallback(max_retry=retries) if retries else None)
-    return RDBStorage(url, engine_kwargs=kwargs)
+
+    def create() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # heartbeat options are marked experimental in optuna 5.0
+            if heartbeat_s:
+                callback = RetryHeartbeatStaleTrialCallback(max_retry=retries) if retries else None
+                return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_s,
+                                  grace_period=2 * heartbeat_s, heartbeat_stale_trial_callback=callback)
+            return RDBStorage(url, engine_kwargs=kwargs)
+
+    for _ in range(CREATE_ATTEMPTS - 1):
+        try:
+            return create()
+        except SQLAlchemyError:
+            time.sleep(0.5 + random.random())
+    return create()
 
 
 def median_pruner(startup_trials: int, warmup_epochs: int) -> Any:

@@ -103,11 +103,11 @@ class Tuner:
 
     def trial_dir(self, trial: Any) -> Path:
         """``trial_<n>``; a retry of a trial whose process died reuses that trial's folder (and checkpoints)."""
-        from optuna.storages import RetryFailedTrialCallback
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
         frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # marked experimental in optuna 5.0
-            original = RetryFailedTrialCallback.retried_trial_number(frozen)
+            original = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
         return self.work_dir / f'trial_{original if original is not None else trial.number}'
 
     def objective(self, trial: Any) -> float:
