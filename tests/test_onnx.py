@@ -56,7 +56,7 @@ def seeded_spread_checkpoint(config: str, path: Path, spread: float = 3.0) -> st
         for k, (conv, rows) in enumerate(score_convs(model.bbox_head)):
             values = logits[k][:, rows]
             if float(values.std()) < 1e-3:  # a map that does not vary: give each channel its own score at least
-                conv.bias[rows] = torch.randn(len(rows)) * spread
+                conv.bias[rows] = torch.randn(len(rows), generator=torch.Generator().manual_seed(k)) * spread
                 continue
             scale = spread / float(values.std())
             conv.weight[rows] *= scale
@@ -295,3 +295,11 @@ def test_trained_model_parity_and_map(trained_sample, sample_data_root, tmp_path
     assert found.images == 12
     assert found.matched > 0 and found.min_iou >= 0.99 and found.max_score_diff <= 1e-3, found
     assert abs(found.map_pytorch['mAP50:95'] - found.map_onnx['mAP50:95']) <= 0.002, found  # the mAP
+
+
+def test_export_difference_ignores_equal_overflow_but_not_a_real_gap():
+    from custom.deployment.export import relative_difference
+    inf, nan = float('inf'), float('nan')
+    assert relative_difference(np.array([inf, 1.0, nan]), np.array([inf, 1.5, nan])) == pytest.approx(0.5 / 1.5)
+    assert relative_difference(np.array([2.0, 3.0]), np.array([2.0, 3.0])) == 0.0
+    assert np.isnan(relative_difference(np.array([nan, 1.0]), np.array([1.0, 1.0])))

@@ -117,6 +117,16 @@ def export_onnx(config: str, checkpoint: str, out: str, cfg_options: Mapping | N
     import onnxruntime
     session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
     got = session.run(names, {'input': example.numpy()})
-    diff = max(float(np.abs(g - e.numpy()).max() / max(float(np.abs(e.numpy()).max()), 1e-6))
-               for g, e in zip(got, expected))
+    diff = max(relative_difference(g, e.numpy()) for g, e in zip(got, expected))
     return ExportSummary(out, metadata, shape, diff)
+
+
+def relative_difference(got: np.ndarray, expected: np.ndarray) -> float:
+    """Largest ``|got - expected|`` over the largest finite ``|expected|``, in float64; entries equal on both
+    sides (also the same infinity, or NaN on both, which untrained models can overflow to) count as 0."""
+    g, e = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    same = (g == e) | (np.isnan(g) & np.isnan(e))
+    with np.errstate(invalid='ignore', over='ignore'):
+        diff = np.where(same, 0.0, np.abs(g - e))
+    finite = np.abs(e[np.isfinite(e)])
+    return float(diff.max(initial=0.0) / max(float(finite.max(initial=0.0)), 1e-6))
