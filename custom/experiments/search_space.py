@@ -79,13 +79,14 @@ def suggest(trial: Any, space: Mapping[str, Mapping]) -> dict[str, Any]:
 
 
 def test_size(cfg: Any) -> int:
-    """The longer side of the test pipeline's ``Resize`` scale."""
-    from custom.engine.config import innermost_dataset, step_type
-    for step in innermost_dataset(cfg.test_dataloader.dataset).pipeline:
-        if step_type(step) == 'Resize' and step.get('scale'):
-            return int(max(step['scale']))
-    raise ExperimentError('the test pipeline has no Resize with a scale, so input_size does not apply; leave it '
-                          'out of the space')
+    """The longer side of the test pipeline's ``Resize`` scale (:func:`custom.engine.tta.resize_scale`)."""
+    from custom.engine.config import innermost_dataset
+    from custom.engine.tta import TTAConfigError, resize_scale
+    try:
+        return max(resize_scale(innermost_dataset(cfg.test_dataloader.dataset).pipeline))
+    except TTAConfigError:
+        raise ExperimentError('the test pipeline has no single Resize with a scale, so input_size does not apply; '
+                              'leave it out of the space') from None
 
 
 def _round(value: float) -> int:
