@@ -9,9 +9,9 @@ atomic versions of :func:`custom.engine.checkpoint.register_checkpoint_io`.
 from custom.engine.checkpoint import register_checkpoint_io
 from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
 from custom.engine.optim_wrapper import CPUBf16OptimWrapper
-from custom.models import ChannelsLastDetDataPreprocessor, FixedSSDHead
+from custom.models import ChannelsLastDetDataPreprocessor, ClippedYOLOV3Head, FixedSSDHead
 
 register_checkpoint_io()
 
-__all__ = ['ChannelsLastDetDataPreprocessor', 'CPUBf16OptimWrapper', 'FixedSSDHead', 'PretrainedHeadHook',
-           'ProgressBarHook']
+__all__ = ['ChannelsLastDetDataPreprocessor', 'ClippedYOLOV3Head', 'CPUBf16OptimWrapper', 'FixedSSDHead',
+           'PretrainedHeadHook', 'ProgressBarHook']

@@ -43,7 +43,7 @@ def one_torch_thread():
 
 
 def _write_dataset(root: Path, classes: tuple[str, ...]) -> None:
-    """COCO train/val/test JSON over two JPEGs, one filled box per class on each image."""
+    """COCO train/trainval/val/test JSON over two JPEGs, one filled box per class on each image."""
     from PIL import Image, ImageDraw
     (root / 'images').mkdir(parents=True)
     (root / 'annotations').mkdir()
@@ -73,7 +73,7 @@ def _write_dataset(root: Path, classes: tuple[str, ...]) -> None:
                                                'area': bbox[2] * bbox[3], 'iscrowd': 0})
         return out
 
-    for split, repeat in (('train', REPEAT), ('val', 1), ('test', 1)):
+    for split, repeat in (('train', REPEAT), ('trainval', REPEAT), ('val', 1), ('test', 1)):
         (root / 'annotations' / f'{split}.json').write_text(json.dumps(coco(repeat)))
 
 

@@ -10,6 +10,8 @@ families and the test-split mAP (a checkpoint trained for 2 epochs) are marked s
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -303,3 +305,39 @@ def test_export_difference_ignores_equal_overflow_but_not_a_real_gap():
     assert relative_difference(np.array([inf, 1.0, nan]), np.array([inf, 1.5, nan])) == pytest.approx(0.5 / 1.5)
     assert relative_difference(np.array([2.0, 3.0]), np.array([2.0, 3.0])) == 0.0
     assert np.isnan(relative_difference(np.array([nan, 1.0]), np.array([1.0, 1.0])))
+
+
+def test_onnxruntime_cli_runs_without_torch_or_mmdet(rtmdet, tmp_path):
+    """tools/infer.py --backend onnxruntime in a fresh interpreter: predictions written, and none of torch,
+    mmdet, mmcv or matplotlib imported (mmengine reads the config)."""
+    out = tmp_path / 'out'
+    argv = ['tools/infer.py', str(REPO / RTMDET), 'unused.pth', str(IMAGES[0]), '--out-dir', str(out),
+            '--backend', 'onnxruntime', '--onnx', rtmdet[1]]
+    probe = ('import runpy, sys, json\n'
+             f'sys.argv = {argv!r}\n'
+             'try:\n'
+             '    runpy.run_path("tools/infer.py", run_name="__main__")\n'
+             'except SystemExit as exit_:\n'
+             '    assert not exit_.code, exit_.code\n'
+             'print("MODULES=" + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))')
+    result = subprocess.run([sys.executable, '-c', probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    modules = set(json.loads([x for x in result.stdout.splitlines() if x.startswith('MODULES=')][-1][8:]))
+    assert modules & {'torch', 'mmdet', 'mmcv', 'matplotlib'} == set()
+    assert 'onnxruntime' in modules
+    assert json.loads((out / 'predictions.json').read_text())['images'][0]['file_name'] == IMAGES[0].name
+
+
+def test_a_yolov3_file_runs_with_the_clipped_head_config(tmp_path):
+    """ClippedYOLOV3Head only clips predictions: a file exported with mmdet's YOLOV3Head fits its config,
+    another head does not."""
+    from custom.deployment.metadata import OnnxModelError, check_against_config
+    from custom.engine.config import read_config
+    config = str(REPO / 'configs' / 'bccd' / 'yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py')
+    cfg = read_config(config, import_custom_modules=False)
+    meta = {'model': {'type': 'YOLOV3', 'head': 'YOLOV3Head'}, 'head': {'num_classes': 3},
+            'classes': ['Platelets', 'RBC', 'WBC']}
+    assert check_against_config(meta, 'old.onnx', cfg, config) == []
+    meta['model']['head'] = 'RTMDetSepBNHead'
+    with pytest.raises(OnnxModelError, match='head: other.onnx RTMDetSepBNHead, .* ClippedYOLOV3Head'):
+        check_against_config(meta, 'other.onnx', cfg, config)

@@ -67,7 +67,7 @@ def onnx_detector(args: argparse.Namespace):
 
 def infer(args: argparse.Namespace) -> int:
     """Run inference as ``args`` (from :func:`build_parser`) say, print the report; returns the exit status."""
-    from custom.engine.checkpoint import CheckpointError
+    from custom.engine.checkpoint_files import CheckpointError
     from custom.inference.run import run_inference
     try:
         detector = onnx_detector(args)

@@ -115,6 +115,16 @@ def parse(text: str | None, path: str) -> dict:
     return meta
 
 
+# This project's heads that change only how predictions are returned, not the network: an ONNX file
+# exported from either name runs with a config naming the other.
+SAME_NETWORK = {'ClippedYOLOV3Head': 'YOLOV3Head', 'FixedSSDHead': 'SSDHead'}
+
+
+def network_type(name: str | None) -> str | None:
+    """The mmdet head ``name`` computes the same raw outputs as (``name`` itself for mmdet's own heads)."""
+    return SAME_NETWORK.get(name, name) if name else name
+
+
 def check_against_config(meta: Mapping, path: str, cfg: Any, config_path: str) -> list[str]:
     """:class:`OnnxModelError` when the config's model is of another type or class count than the file's;
     notes (lines) for lesser differences such as class names."""
@@ -125,7 +135,7 @@ def check_against_config(meta: Mapping, path: str, cfg: Any, config_path: str) -
     if cfg.model.get('type') != meta['model'].get('type'):
         problems.append(f"model type: {path} {meta['model'].get('type')}, {config_path} {cfg.model.get('type')}")
     head = step_type(cfg.model.get('bbox_head') or {})
-    if head != meta['model'].get('head'):
+    if network_type(head) != network_type(meta['model'].get('head')):
         problems.append(f"head: {path} {meta['model'].get('head')}, {config_path} {head}")
     if expected is not None and expected != meta['head']['num_classes']:
         problems.append(f"num_classes: {path} {meta['head']['num_classes']} {meta['classes']}, "

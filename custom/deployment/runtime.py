@@ -82,7 +82,8 @@ def load_onnx_detector(path: str, score_thr: float | None = None, config: str | 
     notes = []
     if config is not None:
         from custom.engine.config import read_config
-        notes = check_against_config(metadata, path, read_config(config, cfg_options), config)
+        notes = check_against_config(metadata, path, read_config(config, cfg_options, import_custom_modules=False),
+                                     config)
     if score_thr is not None:
         lower_score_thr(metadata['test_cfg'], score_thr)
     return OnnxDetector(session, metadata, path, notes)

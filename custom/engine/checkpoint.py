@@ -31,7 +31,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from custom.engine.checkpoint_files import atomic_write, checkpoint_is_complete
+from custom.engine.checkpoint_files import CheckpointError, atomic_write, checkpoint_is_complete
 
 
 def _numpy_globals() -> list[Any]:
@@ -53,10 +53,6 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 SAFE_GLOBALS: list[Any] = [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file cannot be read at all (truncated, empty, not a ``torch.save`` file)."""
 
 
 REFUSAL_MARKERS = ('GLOBAL', 'Unsupported global', 'is not allowed in a checkpoint')  # weights_only refusals

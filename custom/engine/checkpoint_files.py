@@ -12,6 +12,10 @@ import re
 import zipfile
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be read at all (truncated, empty, not a ``torch.save`` file)."""
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader (or a killed writer) sees the old file or the new, never half."""
     folder = osp.dirname(osp.abspath(path))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from custom.engine.checkpoint import load_local_checkpoint
 from custom.engine.config import dataset_info
 
 EXAMPLES = 2  # tensor names quoted per kind of difference
@@ -104,6 +103,7 @@ def check_resume(cfg: Any, path: str) -> None:
 
     A file that is no checkpoint raises :class:`custom.engine.checkpoint.CheckpointError` naming it.
     """
+    from custom.engine.checkpoint import load_local_checkpoint  # torch: only when a checkpoint is read
     checkpoint = load_local_checkpoint(path, map_location='cpu')
     problems = resume_problems(cfg, checkpoint, model_shapes(cfg.model))
     if problems:

@@ -1,5 +1,6 @@
 from .data_preprocessor import ChannelsLastDetDataPreprocessor
 from .loading import CheckedLoadImageFromFile
 from .ssd_head import FixedSSDHead
+from .yolo_head import ClippedYOLOV3Head
 
-__all__ = ['ChannelsLastDetDataPreprocessor', 'CheckedLoadImageFromFile', 'FixedSSDHead']
+__all__ = ['ChannelsLastDetDataPreprocessor', 'CheckedLoadImageFromFile', 'ClippedYOLOV3Head', 'FixedSSDHead']

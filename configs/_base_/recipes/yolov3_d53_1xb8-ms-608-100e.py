@@ -11,6 +11,7 @@ base_lr = 1.25e-4       # mmdet's 0.001 at batch 64, scaled linearly
 warmup_iters = 200      # linear warm-up from 0.1 x base_lr (mmdet: 2000 iterations)
 val_interval = 5        # epochs between val runs and best-mAP50 checkpoints
 
+model = dict(bbox_head=dict(type='ClippedYOLOV3Head'))  # mmdet's head, boxes clipped to the image at test time
 train_dataloader = dict(batch_size=batch_size)
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=val_interval)

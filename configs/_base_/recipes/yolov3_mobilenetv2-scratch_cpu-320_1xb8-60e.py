@@ -11,6 +11,7 @@ base_lr = 0.003         # SGD, mmdet's lr at its 24 a GPU kept (not scaled down)
 warmup_iters = 200      # linear warm-up (mmdet: 4000 iterations)
 
 model = dict(backbone=dict(init_cfg=None),  # no ImageNet weights offline; mmdet's init_cfg loads them
+             bbox_head=dict(type='ClippedYOLOV3Head'),  # mmdet's head, boxes clipped to the image at test time
              data_preprocessor=dict(type='ChannelsLastDetDataPreprocessor'))  # NHWC on CPU: 1.2-1.9x faster training
 train_dataloader = dict(  # mmdet's RepeatDataset wrapper kept, once through the data an epoch
     batch_size=batch_size, num_workers=2, dataset=dict(times=1))

@@ -13,6 +13,7 @@ warmup_iters = 200      # linear warm-up (mmdet: 4000 iterations)
 val_interval = 4        # epochs between val runs and best-mAP50 checkpoints
 
 model = dict(backbone=dict(init_cfg=None),  # no ImageNet weights offline; mmdet's init_cfg loads them
+             bbox_head=dict(type='ClippedYOLOV3Head'),  # mmdet's head, boxes clipped to the image at test time
              data_preprocessor=dict(type='ChannelsLastDetDataPreprocessor'))  # NHWC on CPU: 1.2-1.9x faster training
 train_dataloader = dict(  # mmdet's RepeatDataset wrapper kept, once through the data an epoch
     batch_size=batch_size, num_workers=2, dataset=dict(times=1))

@@ -11,6 +11,7 @@ base_lr = 3.75e-4       # mmdet's 0.003 at batch 192, scaled linearly
 warmup_iters = 200      # linear warm-up (mmdet: 4000 iterations)
 val_interval = 5        # epochs between val runs and best-mAP50 checkpoints
 
+model = dict(bbox_head=dict(type='ClippedYOLOV3Head'))  # mmdet's head, boxes clipped to the image at test time
 train_dataloader = dict(  # mmdet's RepeatDataset wrapper kept, once through the data an epoch
     batch_size=batch_size, dataset=dict(times=1))
 
