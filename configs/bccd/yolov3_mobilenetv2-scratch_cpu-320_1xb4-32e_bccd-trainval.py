@@ -1,6 +1,6 @@
-# BCCD's best CPU recipe from scratch, trained on the official trainval (292 images) within 30 minutes
+# BCCD's best CPU recipe from scratch, trained on the official trainval (292 images) for a 30-minute budget
 # on 2 cores: YOLOv3 MobileNetV2 320 with the settings tools/tune.py chose on val and a schedule that
-# fills the budget (docs/benchmarks.md#bccd-in-30-minutes, where each choice is measured on val).
+# fills the budget (docs/benchmarks.md#bccd-in-30-minutes-from-scratch, where each choice is measured on val).
 # Chosen with train -> val: python tools/train.py THIS --cfg-options \
 #   train_dataloader.dataset.dataset.ann_file=annotations/train.json
 _base_ = './yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py'
@@ -32,4 +32,3 @@ optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=weight_decay))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='MultiStepLR', by_epoch=True, milestones=milestones, gamma=0.1)]
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best=None))  # the last epoch is the model
