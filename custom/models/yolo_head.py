@@ -11,6 +11,7 @@ from typing import List, Optional, Sequence
 
 from mmdet.models.dense_heads import YOLOV3Head
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.structures import InstanceData
 
 
@@ -19,11 +20,7 @@ def clip_results(results_list: List[InstanceData], batch_img_metas: Sequence[dic
     """Clip ``bboxes`` (x1, y1, x2, y2 pixels) of each result in place to ``[0, W] x [0, H]`` of its
     image: ``ori_shape`` when ``rescale`` else ``img_shape`` (both ``(H, W)``). Returns the list."""
     for results, meta in zip(results_list, batch_img_metas):
-        height, width = (meta['ori_shape'] if rescale else meta['img_shape'])[:2]
-        boxes = results.bboxes
-        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
-        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        results.bboxes = boxes
+        HorizontalBoxes(results.bboxes, clone=False).clip_((meta['ori_shape'] if rescale else meta['img_shape'])[:2])
     return results_list
 
 
