@@ -309,6 +309,8 @@ def test_presets_list_configs_at_run_time():
                     'configs/bccd/ssdlite_mobilenetv2-scratch_cpu-1xb8-60e_bccd.py',
                     'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py',
                     'configs/bccd/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_bccd.py']
+    assert resolve_configs(presets=['cpu-face-mask'])[-1] == (  # not the -balanced 60-minute recipe
+        'configs/face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py')
     assert resolve_configs(presets=['finetune-bccd']) == [
         'configs/bccd/rtmdet_tiny-finetune_cpu-320_1xb8-20e_bccd.py',
         'configs/bccd/ssdlite_mobilenetv2-finetune_cpu-1xb8-20e_bccd.py',

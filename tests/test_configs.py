@@ -177,3 +177,28 @@ def test_coco_checkpoint_loads_except_the_class_dependent_head_layers(tmp_path):
     assert skipped and all(k.startswith('bbox_head.cls_convs.') for k in skipped)
     assert all(loaded[k].equal(coco[k]) for k in coco if k not in skipped)
     assert loaded['bbox_head.cls_convs.0.1.weight'].shape[0] == 6 * (3 + 1)  # 6 anchors x (classes + bg)
+
+
+def test_balanced_face_mask_config_repeats_the_rare_class_images(tmp_path: Path, monkeypatch):
+    """10 images: class 1 on all, class 3 on 4 (share 0.4 > 0.3: once), class 0 on 1 (share 0.1: repeat
+    factor sqrt(0.3 / 0.1) = 1.73, shown ceil = 2 times): 11 images an epoch, image 0 twice."""
+    import json
+
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    (tmp_path / 'annotations').mkdir()
+    anns = [dict(id=i + 1, image_id=i, category_id=2, bbox=[1, 1, 5, 5], area=25, iscrowd=0) for i in range(10)]
+    anns += [dict(id=20 + i, image_id=i, category_id=3, bbox=[8, 8, 5, 5], area=25, iscrowd=0) for i in range(4)]
+    anns += [dict(id=30, image_id=0, category_id=1, bbox=[15, 15, 5, 5], area=25, iscrowd=0)]
+    coco = dict(images=[dict(id=i, file_name=f'{i}.jpg', width=32, height=32) for i in range(10)], annotations=anns,
+                categories=[dict(id=1, name='mask_weared_incorrect'), dict(id=2, name='with_mask'),
+                            dict(id=3, name='without_mask')])
+    (tmp_path / 'annotations' / 'train.json').write_text(json.dumps(coco))
+    monkeypatch.setenv('FACE_MASK_ROOT', f'{tmp_path}/')
+    name = 'yolov3_mobilenetv2-scratch_cpu-ms-416_1xb4-30e_face_mask-balanced.py'
+    cfg = Config.fromfile(str(REPO / 'configs/face_mask' / name))
+    init_default_scope('mmdet')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 11
+    names = [Path(dataset.get_data_info(i)['img_path']).name for i in range(len(dataset))]
+    assert names.count('0.jpg') == 2 and len(set(names)) == 10

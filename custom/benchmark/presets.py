@@ -16,9 +16,9 @@ PRESETS: dict[str, tuple[str, ...]] = {  # globs, resolved when used (configs ar
     'finetune-bccd': ('configs/bccd/*finetune_cpu*.py',),  # needs the COCO weights (tools/misc/download_weights.py)
     'finetune-face-mask': ('configs/face_mask/*finetune_cpu*.py',),
 }
-# -sample: the demo configs train on the 52-image sample only; -trainval: a dataset's tuned recipe with its
-# own schedule (trainval, fixed budget), measured on its own in docs/benchmarks.md, not at a shared budget
-PRESET_EXCLUDE = re.compile(r'-(sample|trainval)\.py$')
+# -sample: the demo configs train on the 52-image sample only; -trainval, -balanced: a dataset's tuned recipe
+# with its own schedule for a fixed budget, measured on its own in docs/benchmarks.md, not at a shared budget
+PRESET_EXCLUDE = re.compile(r'-(sample|trainval|balanced)\.py$')
 
 
 def repo_path(path: str | os.PathLike) -> Path:
