@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -16,9 +15,14 @@ PRESETS: dict[str, tuple[str, ...]] = {  # globs, resolved when used (configs ar
     'finetune-bccd': ('configs/bccd/*finetune_cpu*.py',),  # needs the COCO weights (tools/misc/download_weights.py)
     'finetune-face-mask': ('configs/face_mask/*finetune_cpu*.py',),
 }
-# -sample: the demo configs train on the 52-image sample only; -trainval, -balanced: a dataset's tuned recipe
-# with its own schedule for a fixed budget, measured on its own in docs/benchmarks.md, not at a shared budget
-PRESET_EXCLUDE = re.compile(r'-(sample|trainval|balanced)\.py$')
+
+
+def is_recipe_config(path: Path) -> bool:
+    """Whether ``path`` is a dataset's config of a recipe, named ``..._<its folder>.py``. Variants carry a suffix
+    after the dataset name and are left out of presets: ``-sample`` demos train on the 52-image sample only,
+    ``-trainval`` / ``-balanced`` are tuned recipes for a fixed budget, measured on their own in
+    docs/benchmarks.md, not at a shared budget."""
+    return path.name.endswith(f'_{path.parent.name}.py')
 
 
 def repo_path(path: str | os.PathLike) -> Path:
@@ -31,12 +35,12 @@ def repo_path(path: str | os.PathLike) -> Path:
 
 
 def preset_configs(preset: str) -> list[str]:
-    """The repo-relative config paths of ``preset``, sorted per glob, without the sample-only configs."""
+    """The repo-relative config paths of ``preset``, sorted per glob: recipe configs only, no variants."""
     if preset not in PRESETS:
         raise BenchmarkError(f'unknown preset {preset!r}: choose from {", ".join(PRESETS)}')
     found: list[str] = []
     for pattern in PRESETS[preset]:
-        found += sorted(str(p.relative_to(REPO)) for p in REPO.glob(pattern) if not PRESET_EXCLUDE.search(p.name))
+        found += sorted(str(p.relative_to(REPO)) for p in REPO.glob(pattern) if is_recipe_config(p))
     return found
 
 
