@@ -202,3 +202,26 @@ def test_balanced_face_mask_config_repeats_the_rare_class_images(tmp_path: Path,
     assert len(dataset) == 11
     names = [Path(dataset.get_data_info(i)['img_path']).name for i in range(len(dataset))]
     assert names.count('0.jpg') == 2 and len(set(names)) == 10
+
+
+TUNED = ['bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb4-32e_bccd-trainval.py',
+         'face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb4-30e_face_mask-balanced.py']
+
+
+@pytest.mark.parametrize('name', TUNED, ids=lambda n: n.split('/')[1])
+def test_tuned_configs_restate_their_base_pipeline_at_the_studys_augmentation_strength(name: str):
+    """The tuned recipes write their train pipeline out; it must stay the base pipeline as tools/tune.py sets
+    ``aug_strength`` 0.71 (Expand to 1.71x, brightness round(32 x 0.71) = 23, contrast and saturation
+    1 -/+ 0.355, hue round(18 x 0.71) = 13), so that the recipe is the setting the study measured."""
+    from custom.experiments.search_space import apply_params
+    path = REPO / 'configs' / name
+    cfg = Config.fromfile(str(path))
+    base = Config.fromfile(str(path.parent / re.search(r"^_base_ = '\./(.+\.py)'$", path.read_text(), re.M)[1]))
+    pipeline = innermost_dataset(cfg.train_dataloader.dataset).pipeline
+    tuned = innermost_dataset(apply_params(base, {'aug_strength': 0.71}, {}).train_dataloader.dataset).pipeline
+    assert pipeline == tuned
+    steps = {step['type']: step for step in pipeline}
+    assert steps['Expand']['ratio_range'] == pytest.approx((1.0, 1.71))
+    assert steps['PhotoMetricDistortion']['brightness_delta'] == 23
+    assert steps['PhotoMetricDistortion']['contrast_range'] == pytest.approx((0.645, 1.355))
+    assert steps['PhotoMetricDistortion']['hue_delta'] == 13

@@ -140,6 +140,17 @@ def test_images_decode_as_in_training(tmp_path):
     assert read_image(str(tmp_path / 'rotated.jpg')).shape == (60, 40, 3)
 
 
+def test_kept_boxes_are_cut_by_score_and_clipped_to_the_image():
+    from custom.inference.detector import kept_detections
+    boxes = np.array([[-3.5, 2, 12, 9.5], [1, 1, 2, 2], [4, -1, 30, 25]], np.float32)
+    found = kept_detections(boxes, np.array([0.9, 0.1, 0.5], np.float32), np.array([2, 0, 1]),
+                            np.zeros((8, 10, 3), np.uint8), score_thr=0.5)
+    assert found.boxes.tolist() == [[0, 2, 10, 8], [4, 0, 10, 8]]  # x to 0..W=10, y to 0..H=8
+    assert found.scores.tolist() == pytest.approx([0.9, 0.5]) and found.labels.tolist() == [2, 1]
+    assert found.boxes.dtype == np.float64 and found.labels.dtype == np.int64
+    assert kept_detections(boxes, np.zeros(3, np.float32), np.zeros(3), np.zeros((8, 10)), 0.5).boxes.shape == (0, 4)
+
+
 # --- outputs ------------------------------------------------------------------------------------------------
 
 def test_class_names_and_palette_come_from_the_checkpoint(run, detector, checkpoint):

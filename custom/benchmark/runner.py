@@ -28,6 +28,7 @@ from custom.benchmark.results import (dataset_facts, evaluation_pictures, final_
 from custom.benchmark.schedule import schedule_options
 from custom.benchmark.timing import SPEED_DEFAULTS, measure_inference, measure_training, quiet
 from custom.engine.checkpoint_files import find_resume_checkpoint
+from custom.engine.run_settings import changed_settings, record_settings
 from custom.engine.config import parse_cfg_options, read_config, train_ann_key
 from custom.engine.training_logs import latest_training_run, training_wall_time
 from custom.visualization.curves import plot_training_curves
@@ -86,13 +87,11 @@ def _pid_alive(pid: int) -> bool:
 
 def _check_recorded_settings(work_dir: Path, wanted: Mapping) -> None:
     """Refuse a work dir this benchmark trained with other settings than ``wanted``."""
-    run_file = work_dir / RUN_FILE
-    if run_file.is_file():
-        recorded = json.loads(run_file.read_text())
-        if recorded != wanted:
-            raise BenchmarkError(
-                f'{work_dir} was trained by this benchmark with other settings ({recorded}) than now '
-                f'({wanted}): pass another --work-root, or remove {work_dir} to retrain')
+    changed = changed_settings(work_dir / RUN_FILE, wanted)
+    if changed:
+        raise BenchmarkError(
+            f'{work_dir} was trained by this benchmark with other settings ({changed}) than now '
+            f'({ {k: wanted.get(k) for k in changed} }): pass another --work-root, or remove {work_dir} to retrain')
 
 
 def _check_not_locked(work_dir: Path) -> None:
@@ -129,7 +128,7 @@ def ensure_trained(config: str, work_dir: Path, train_options: Sequence[str], ma
             f'did not start (it may still be training): let it finish, or point --work-dir-of elsewhere')
     _check_not_locked(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / RUN_FILE).write_text(json.dumps(wanted, indent=2))
+    record_settings(work_dir / RUN_FILE, wanted)
     lock = work_dir / LOCK_FILE
     lock.write_text(str(os.getpid()))
     args = [config, '--work-dir', str(work_dir), '--seed', str(seed)]

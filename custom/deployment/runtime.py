@@ -14,7 +14,7 @@ from custom.deployment.metadata import KEY, OnnxModelError, check_against_config
 from custom.deployment.postprocess import RawDetections, predict
 from custom.deployment.preprocess import batch_inputs, pipeline
 from custom.inference.checkpoint_fit import ClassInfo
-from custom.inference.detector import Detections, lower_score_thr
+from custom.inference.detector import Detections, kept_detections, lower_score_thr
 
 
 def open_session(path: str, threads: int = 0) -> Any:
@@ -34,12 +34,7 @@ def open_session(path: str, threads: int = 0) -> Any:
 
 def to_detections(found: RawDetections, image: np.ndarray, score_thr: float) -> Detections:
     """The boxes scoring at least ``score_thr``, clipped to ``image``, as ``Detector.predict`` gives them."""
-    keep = found.scores >= score_thr
-    boxes = found.boxes[keep].reshape(-1, 4).astype(np.float64)
-    height, width = image.shape[:2]
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    return Detections(boxes, found.scores[keep].astype(np.float64), found.labels[keep].astype(np.int64))
+    return kept_detections(found.boxes, found.scores, found.labels, image, score_thr)
 
 
 class OnnxDetector:

@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Sequence
 
+from custom.engine.run_settings import changed_settings, record_settings
 from custom.experiments import ExperimentError
 from custom.experiments.folds import POOL_FILE, merge_pool, pool_files, write_folds
 
@@ -43,17 +44,11 @@ def split_options(cfg: Any, split: str, ann_file: str) -> list[str]:
 
 
 def _check_settings(work_dir: Path, settings: dict) -> None:
-    path = work_dir / SETTINGS_FILE
-    if path.is_file():
-        recorded = json.loads(path.read_text())
-        if recorded != settings:
-            changed = sorted(k for k in settings if recorded.get(k) != settings[k])
-            raise ExperimentError(f'{work_dir} holds a K-fold run with other settings ({", ".join(changed)}: '
-                                  f'{ {k: recorded.get(k) for k in changed} }); use another --work-dir or remove it')
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f'.{os.getpid()}.tmp')  # atomic: folds may start in several processes at once
-    tmp.write_text(json.dumps(settings, indent=1))
-    os.replace(tmp, path)
+    changed = changed_settings(work_dir / SETTINGS_FILE, settings)
+    if changed:
+        raise ExperimentError(f'{work_dir} holds a K-fold run with other settings ({", ".join(changed)}: '
+                              f'{changed}); use another --work-dir or remove it')
+    record_settings(work_dir / SETTINGS_FILE, settings)
 
 
 class KFoldRun:

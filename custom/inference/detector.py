@@ -34,6 +34,18 @@ class Detections(NamedTuple):
     labels: np.ndarray
 
 
+def kept_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, image: np.ndarray,
+                    score_thr: float) -> Detections:
+    """The boxes scoring at least ``score_thr``, clipped to ``image`` (its height and width), as
+    :class:`Detections` of ``float64`` boxes and scores and ``int64`` labels."""
+    keep = scores >= score_thr
+    kept = boxes[keep].reshape(-1, 4).astype(np.float64)
+    height, width = image.shape[:2]
+    kept[:, 0::2] = kept[:, 0::2].clip(0, width)
+    kept[:, 1::2] = kept[:, 1::2].clip(0, height)
+    return Detections(kept, scores[keep].astype(np.float64), labels[keep].astype(np.int64))
+
+
 def lower_score_thr(node: Any, score_thr: float) -> None:
     """Lower every ``score_thr`` of a model's ``test_cfg`` (nested: ``rcnn.score_thr``) to ``score_thr``:
     the model's own cut would otherwise hide boxes that ``--score-thr`` asks for."""
@@ -78,18 +90,10 @@ class Detector:
         batch = {'inputs': [d['inputs'] for d in data], 'data_samples': [d['data_samples'] for d in data]}
         with torch.no_grad():
             results = self.model.test_step(batch)
-        found = []
-        for result, image in zip(results, images):
-            pred = result.pred_instances
-            scores = pred.scores.float().cpu().numpy()
-            keep = scores >= score_thr
-            boxes = pred.bboxes.float().cpu().numpy()[keep].reshape(-1, 4).astype(np.float64)
-            height, width = image.shape[:2]
-            boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-            boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-            found.append(Detections(boxes, scores[keep].astype(np.float64),
-                                    pred.labels.cpu().numpy()[keep].astype(np.int64)))
-        return found
+        return [kept_detections(result.pred_instances.bboxes.float().cpu().numpy(),
+                                result.pred_instances.scores.float().cpu().numpy(),
+                                result.pred_instances.labels.cpu().numpy(), image, score_thr)
+                for result, image in zip(results, images)]
 
 
 def load_detector(config: str, checkpoint: str, device: str = 'cpu', cfg_options: Mapping | None = None,
