@@ -28,8 +28,8 @@ from custom.benchmark.results import (dataset_facts, evaluation_pictures, final_
 from custom.benchmark.schedule import schedule_options
 from custom.benchmark.timing import SPEED_DEFAULTS, measure_inference, measure_training, quiet
 from custom.engine.checkpoint_files import find_resume_checkpoint
-from custom.engine.run_settings import changed_settings, record_settings
 from custom.engine.config import parse_cfg_options, read_config, train_ann_key
+from custom.engine.run_settings import changed_settings, record_settings
 from custom.engine.training_logs import latest_training_run, training_wall_time
 from custom.visualization.curves import plot_training_curves
 
