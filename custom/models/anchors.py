@@ -1,0 +1,123 @@
+"""YOLO anchors fitted to a dataset's training boxes by mmdet's own k-means.
+
+The clustering is mmdet's ``YOLOKMeansAnchorOptimizer`` (``tools/analysis_tools/optimize_anchors.py``,
+shipped inside the mmdet package under ``.mim/``), run on the config's training dataset with the
+boxes scaled as a keep-ratio resize to the input shape scales them. This module adds what that
+script leaves to the user: the fitted anchors split into the config's levels (largest anchors to the
+level that had the largest), and the boxes' mean best IoU with the fitted and with the config's anchors
+(boxes and anchors centred on one point, the measure the k-means maximises).
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from custom.engine.config import innermost_dataset, step_type
+
+Size = tuple[int, int]
+
+
+class AnchorError(ValueError):
+    """A config whose anchors cannot be fitted here (the message names the config's setting)."""
+
+
+@dataclass(frozen=True)
+class FittedAnchors:
+    """Anchors fitted to ``num_boxes`` training boxes at ``input_shape`` (width, height)."""
+    base_sizes: list[list[Size]]  # as ``anchor_generator.base_sizes``: one list per level, in the config's order
+    mean_iou: float               # the boxes' mean best IoU with the fitted anchors
+    config_mean_iou: float        # the same with the config's anchors
+    num_boxes: int
+    input_shape: Size
+
+    def cfg_option(self) -> str:
+        """The ``--cfg-options`` item that sets these anchors."""
+        levels = ','.join('[' + ','.join(f'({w},{h})' for w, h in level) + ']' for level in self.base_sizes)
+        return f'model.bbox_head.anchor_generator.base_sizes=[{levels}]'
+
+
+def mean_best_iou(box_whs: np.ndarray, anchor_whs: np.ndarray) -> float:
+    """Mean over boxes (N x 2 widths, heights) of the best IoU with any anchor (M x 2), all centred on one point."""
+    box_whs, anchor_whs = np.asarray(box_whs, float), np.asarray(anchor_whs, float)
+    inter = (np.minimum(box_whs[:, None, 0], anchor_whs[None, :, 0])
+             * np.minimum(box_whs[:, None, 1], anchor_whs[None, :, 1]))
+    union = (box_whs[:, 0] * box_whs[:, 1])[:, None] + (anchor_whs[:, 0] * anchor_whs[:, 1])[None, :] - inter
+    return float((inter / union).max(axis=1).mean())
+
+
+def group_by_level(anchors: Sequence[Sequence[float]], base_sizes: Sequence[Sequence[Sequence[float]]]
+                   ) -> list[list[Size]]:
+    """``anchors`` (width, height) rounded and split into levels shaped like ``base_sizes``.
+
+    The smallest anchors by area go to the level whose present anchors are smallest on average,
+    and so on up; each level keeps its number of anchors and its place in the list, and within a
+    level the anchors are ordered by area.
+    """
+    counts = [len(level) for level in base_sizes]
+    if sum(counts) != len(anchors):
+        raise AnchorError(f'{len(anchors)} anchors for {sum(counts)} places in base_sizes')
+    by_area = sorted(((round(w), round(h)) for w, h in anchors), key=lambda wh: (wh[0] * wh[1], wh))
+    level_order = sorted(range(len(base_sizes)), key=lambda i: np.mean([w * h for w, h in base_sizes[i]]))
+    grouped: list[list[Size]] = [[] for _ in base_sizes]
+    start = 0
+    for i in level_order:
+        grouped[i] = by_area[start:start + counts[i]]
+        start += counts[i]
+    return grouped
+
+
+def model_input_shape(cfg: Any) -> Size:
+    """(width, height) of the ``Resize`` in the config's test pipeline: the size the model sees."""
+    pipeline = innermost_dataset(cfg.test_dataloader.dataset).get('pipeline') or []
+    for step in pipeline:
+        if step_type(step) == 'Resize' and step.get('scale'):
+            scale = step['scale']
+            return (int(scale), int(scale)) if isinstance(scale, (int, float)) else (int(scale[0]), int(scale[1]))
+    raise AnchorError('the test pipeline has no Resize with a scale: give --input-shape W H')
+
+
+def _mmdet_optimizer_class() -> type:
+    """mmdet's ``YOLOKMeansAnchorOptimizer``, loaded from the optimize_anchors.py that mmdet installs."""
+    import mmdet
+    script = Path(mmdet.__file__).parent / '.mim/tools/analysis_tools/optimize_anchors.py'  # pip and -e installs
+    if not script.is_file():
+        raise AnchorError(f'{script} not found: reinstall mmdet 3.3.0 from its wheel '
+                          '(pip install --force-reinstall --no-deps mmdet==3.3.0)')
+    spec = importlib.util.spec_from_file_location('mmdet_optimize_anchors', script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.YOLOKMeansAnchorOptimizer
+
+
+def fit_yolo_anchors(cfg: Any, input_shape: Size | None = None, iters: int = 1000, seed: int = 0,
+                     device: str = 'cpu') -> FittedAnchors:
+    """Fit the config's YOLO anchors to its training boxes by mmdet's k-means (seeded: same seed, same anchors)."""
+    generator = cfg.model.bbox_head.get('anchor_generator') or {}
+    if generator.get('type') != 'YOLOAnchorGenerator':
+        raise AnchorError(f'model.bbox_head.anchor_generator is {generator.get("type")}, not YOLOAnchorGenerator: '
+                          'only YOLOv3 configs\' base_sizes are fitted (RetinaNet and SSD set anchors by scales '
+                          'and ratios)')
+    import torch
+    from mmdet.registry import DATASETS
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    dataset = DATASETS.build(innermost_dataset(cfg.train_dataloader.dataset))
+    shape = tuple(input_shape) if input_shape else model_input_shape(cfg)
+    base_sizes = generator['base_sizes']
+    torch.manual_seed(seed)  # k-means starts from randomly chosen boxes
+    optimizer = _mmdet_optimizer_class()(
+        dataset=dataset, input_shape=list(shape), logger=MMLogger.get_current_instance(), device=device,
+        num_anchors=sum(len(level) for level in base_sizes), iters=iters)
+    if len(optimizer.bbox_whs) == 0:
+        raise AnchorError('the training split has no boxes to fit anchors to')
+    grouped = group_by_level([tuple(map(float, wh)) for wh in optimizer.kmeans_anchors()], base_sizes)
+    whs = optimizer.bbox_whs
+    return FittedAnchors(
+        base_sizes=grouped, mean_iou=mean_best_iou(whs, [wh for level in grouped for wh in level]),
+        config_mean_iou=mean_best_iou(whs, [wh for level in base_sizes for wh in level]),
+        num_boxes=len(whs), input_shape=(int(shape[0]), int(shape[1])))
