@@ -3,9 +3,10 @@ settings is refused instead of mixing two runs' checkpoints (K-fold, benchmark).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
+
+from custom.engine.checkpoint_files import atomic_write
 
 
 def changed_settings(path: Path, wanted: Mapping[str, Any]) -> dict[str, Any]:
@@ -19,7 +20,4 @@ def changed_settings(path: Path, wanted: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_settings(path: Path, settings: Mapping[str, Any]) -> None:
     """Write ``settings`` to ``path`` atomically (several processes may record the same file at once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f'.{os.getpid()}.tmp')
-    tmp.write_text(json.dumps(dict(settings), indent=1))
-    os.replace(tmp, path)
+    atomic_write(str(path), json.dumps(dict(settings), indent=1).encode())

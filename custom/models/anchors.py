@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from custom.engine.config import innermost_dataset, step_type
+from custom.engine.config import innermost_dataset
 
 Size = tuple[int, int]
 
@@ -71,13 +71,12 @@ def group_by_level(anchors: Sequence[Sequence[float]], base_sizes: Sequence[Sequ
 
 
 def model_input_shape(cfg: Any) -> Size:
-    """(width, height) of the ``Resize`` in the config's test pipeline: the size the model sees."""
-    pipeline = innermost_dataset(cfg.test_dataloader.dataset).get('pipeline') or []
-    for step in pipeline:
-        if step_type(step) == 'Resize' and step.get('scale'):
-            scale = step['scale']
-            return (int(scale), int(scale)) if isinstance(scale, (int, float)) else (int(scale[0]), int(scale[1]))
-    raise AnchorError('the test pipeline has no Resize with a scale: give --input-shape W H')
+    """(width, height) of the one ``Resize`` in the config's test pipeline: the size the model sees."""
+    from custom.engine.tta import TTAConfigError, resize_scale
+    try:
+        return resize_scale(innermost_dataset(cfg.test_dataloader.dataset).get('pipeline') or [])
+    except TTAConfigError:
+        raise AnchorError('the test pipeline has no single Resize with a scale: give --input-shape W H') from None
 
 
 def _mmdet_optimizer_class() -> type:

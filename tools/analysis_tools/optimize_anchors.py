@@ -11,11 +11,11 @@ The work is done by :mod:`custom.models.anchors`.
 """
 import argparse
 import json
-import os
 import sys
 
 from mmengine.config import DictAction
 
+from custom.engine.checkpoint_files import atomic_write
 from custom.engine.config import read_config
 from custom.models.anchors import AnchorError, fit_yolo_anchors
 
@@ -37,8 +37,11 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         cfg = read_config(args.config, args.cfg_options)
+    except FileNotFoundError as exc:
+        sys.exit(f'error: {exc}')
+    try:
         fitted = fit_yolo_anchors(cfg, args.input_shape, args.iters, args.seed, args.device)
-    except (AnchorError, FileNotFoundError) as exc:
+    except AnchorError as exc:
         sys.exit(f'error: {args.config}: {exc}')
     width, height = fitted.input_shape
     print(f'{fitted.num_boxes} training boxes at {width}x{height}: mean best IoU {fitted.config_mean_iou:.3f} with '
@@ -48,11 +51,10 @@ def main(argv=None):
         print(f'  stride {stride}: ' + ' '.join(f'({w}, {h})' for w, h in level))
     print(f'train with them:\n  --cfg-options "{fitted.cfg_option()}"')
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump({'config': args.config, 'input_shape': list(fitted.input_shape), 'boxes': fitted.num_boxes,
-                       'base_sizes': fitted.base_sizes, 'mean_iou': round(fitted.mean_iou, 4),
-                       'config_mean_iou': round(fitted.config_mean_iou, 4), 'seed': args.seed}, f, indent=1)
+        atomic_write(args.out, json.dumps(
+            {'config': args.config, 'input_shape': list(fitted.input_shape), 'boxes': fitted.num_boxes,
+             'base_sizes': fitted.base_sizes, 'mean_iou': round(fitted.mean_iou, 4),
+             'config_mean_iou': round(fitted.config_mean_iou, 4), 'seed': args.seed}, indent=1).encode())
         print(f'written: {args.out}')
 
 
