@@ -13,6 +13,7 @@ weight_decay = 0.0011
 warmup_iters = 200
 aug_strength = 0.71     # Expand up to 1.71x, photometric deltas x0.71 (the study's value)
 oversample_thr = 0.3    # images with a class in under 30 % of images repeat ceil(sqrt(0.3 / share)) times
+nms_iou = 0.55          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45), with scores down to 0.001
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
@@ -36,3 +37,5 @@ optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=weight_decay))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='MultiStepLR', by_epoch=True, milestones=milestones, gamma=0.1)]
+model = dict(test_cfg=dict(score_thr=0.001, conf_thr=0.001, max_per_img=300,  # mmdet: 0.05, 0.005, 100
+                           nms=dict(iou_threshold=nms_iou)))
