@@ -231,11 +231,12 @@ def test_tuned_configs_restate_their_base_pipeline_at_the_studys_augmentation_st
 def test_tuned_configs_test_with_the_thresholds_chosen_on_val(name: str, nms_iou: float):
     """Scores down to 0.001, up to 300 boxes an image and the NMS IoU val chose per dataset (mmdet's YOLOv3
     keeps 0.05 / 0.005 / 100 / 0.45), --tta merging at IoU 0.55 on both; other YOLOv3 configs keep mmdet's."""
-    test_cfg = Config.fromfile(str(REPO / 'configs' / name)).model.test_cfg
+    from custom.engine.tta import tta_model_cfg
+    cfg = Config.fromfile(str(REPO / 'configs' / name))
+    test_cfg = cfg.model.test_cfg
     assert (test_cfg.score_thr, test_cfg.conf_thr, test_cfg.max_per_img) == (0.001, 0.001, 300)
     assert test_cfg.nms == {'type': 'nms', 'iou_threshold': nms_iou}
-    from custom.engine.tta import tta_model_cfg
-    merge = tta_model_cfg(Config.fromfile(str(REPO / 'configs' / name)))['tta_cfg']  # --tta merges at 0.55
+    merge = tta_model_cfg(cfg)['tta_cfg']  # --tta merges at 0.55
     assert merge['nms']['iou_threshold'] == 0.55 and merge['max_per_img'] == 300
     base = Config.fromfile(str(REPO / 'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py'))
     assert (base.model.test_cfg.score_thr, base.model.test_cfg.nms.iou_threshold) == (0.05, 0.45)
