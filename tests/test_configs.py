@@ -206,9 +206,9 @@ def test_balanced_face_mask_config_repeats_the_rare_class_images(tmp_path: Path,
     assert names.count('0.jpg') == 2 and len(set(names)) == 10
 
 
-def test_balanced_face_mask_config_weights_the_rare_class_3x_in_the_classification_loss():
+def test_balanced_face_mask_config_weights_the_rare_class_5x_in_the_classification_loss():
     """Zero logits over the 3 classes, summed like YOLOv3's head: a box of mask_weared_incorrect (class 0)
-    costs 3 ln 2 (its positive term, x3) + 2 ln 2 (two negative terms) = 5 ln 2 = 3.4657; a with_mask box
+    costs 5 ln 2 (its positive term, x5) + 2 ln 2 (two negative terms) = 7 ln 2 = 4.8520; a with_mask box
     costs 3 ln 2 = 2.0794, the negative terms of class 0 staying unweighted."""
     import torch
     register_all_modules()
@@ -217,7 +217,7 @@ def test_balanced_face_mask_config_weights_the_rare_class_3x_in_the_classificati
     loss = MODELS.build(cfg.model.bbox_head.loss_cls)
     zeros = torch.zeros(1, 3)
     rare, common = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0]])
-    assert loss(zeros, rare, weight=torch.ones(1, 3)).item() == pytest.approx(3.4657, abs=1e-4)
+    assert loss(zeros, rare, weight=torch.ones(1, 3)).item() == pytest.approx(4.8520, abs=1e-4)
     assert loss(zeros, common, weight=torch.ones(1, 3)).item() == pytest.approx(2.0794, abs=1e-4)
 
 
