@@ -2,8 +2,8 @@
 # the settings tools/tune.py chose on BCCD val (batch 4, lr, weight decay, augmentation strength); the rare
 # class (mask_weared_incorrect, 3 % of the boxes) has its images sampled more often by mmengine's
 # ClassBalancedDataset and its positive classification terms weighted 5x (docs/benchmarks.md, "Face-mask in
-# 60 minutes" and "A class weight"). Fewer images seen than the 36-epoch recipe (16,230 against 17,640, at
-# the same cost an image on 2 cores); 60-63 min measured on 2 cores in a fast phase, 89-92 in a slow one.
+# 60 minutes", "A class weight", "Class weight 5"). Fewer images seen than the 36-epoch recipe (16,230 against
+# 17,640, at the same cost an image on 2 cores); 60-63 min measured on 2 cores in a fast phase, 89-93 in a slow one.
 _base_ = './yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py'
 
 max_epochs = 30         # 4,080 iterations: an epoch is 541 images at oversample_thr 0.3 (51 rare-class images twice)
