@@ -44,13 +44,17 @@ def test_channels_last_false_keeps_mmdets_layout_and_true_forces_it():
     assert not _build()._wanted(torch.zeros(1, 3, 4, 4, device='meta'))  # auto: CPU only
 
 
-def test_yolov3_outputs_are_the_same_in_either_layout():
+def _initialised(config: str):
+    """``config``'s model with its initial weights drawn from seed 0."""
     register_all_modules()
-    cfg = Config.fromfile(str(REPO / 'configs/face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py'))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(Config.fromfile(str(REPO / config)).model)
     model.init_weights()
-    model.eval()
+    return model
+
+
+def test_yolov3_outputs_are_the_same_in_either_layout():
+    model = _initialised('configs/face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py').eval()
     outputs = {}
     for flag in (False, True):
         model.data_preprocessor.channels_last = flag
@@ -64,12 +68,35 @@ def test_yolov3_outputs_are_the_same_in_either_layout():
         torch.testing.assert_close(nhwc, plain, rtol=1e-4, atol=1e-4 * float(plain.abs().max()))
 
 
+def test_rtmdet_loss_is_the_same_for_head_outputs_in_either_layout():
+    """The assigner and losses read channels-last head outputs as they read NCHW ones (fp32)."""
+    from mmengine.structures import InstanceData
+    model = _initialised('configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py').train()
+    with torch.no_grad():
+        cls_scores, bbox_preds = model(torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
+                                       mode='tensor')
+    gts, metas = [], []
+    for boxes, labels in (([[10., 12., 60., 70.], [70., 20., 120., 90.]], [0, 2]), ([[30., 30., 50., 56.]], [1])):
+        gts.append(InstanceData(bboxes=torch.tensor(boxes), labels=torch.tensor(labels)))
+        metas.append(dict(img_shape=(128, 128), pad_shape=(128, 128), batch_input_shape=(128, 128)))
+    results = {}
+    for layout in (torch.contiguous_format, torch.channels_last):
+        cls = [t.clone(memory_format=layout).requires_grad_(True) for t in cls_scores]
+        box = [t.clone(memory_format=layout).requires_grad_(True) for t in bbox_preds]
+        assert cls[0].is_contiguous(memory_format=layout) and box[0].is_contiguous(memory_format=layout)
+        losses = model.bbox_head.loss_by_feat(cls, box, gts, metas)
+        total = sum(sum(v) if isinstance(v, list) else v for v in losses.values())
+        total.backward()
+        results[layout] = (total.detach(), [t.grad for t in cls + box])
+    (plain_loss, plain), (nhwc_loss, nhwc) = results[torch.contiguous_format], results[torch.channels_last]
+    assert float(plain_loss) > 0
+    torch.testing.assert_close(nhwc_loss, plain_loss, rtol=1e-6, atol=0)
+    for a, b in zip(plain, nhwc):
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6 * float(a.abs().max()))
+
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'cpu' in p.name], ids=lambda p: Path(p).name)
-def test_cpu_configs_feed_the_network_channels_last_except_rtmdet(path):
+def test_cpu_configs_feed_the_network_channels_last(path):
     cfg = Config.fromfile(str(path))
-    if 'rtmdet' in path.name:  # NCHW on purpose: lower mAP with channels-last in A/B runs (README)
-        assert cfg.model.data_preprocessor.type == 'DetDataPreprocessor'
-        return
     assert cfg.model.data_preprocessor.type == 'ChannelsLastDetDataPreprocessor'
     assert cfg.model.data_preprocessor.get('channels_last') is None  # on CPU only: GPU runs unchanged
 

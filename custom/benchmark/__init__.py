@@ -10,6 +10,7 @@ and speed, parameters and FLOPs are measured in this process.
 * :mod:`.schedule`: ``--cfg-options`` that compress a config's schedule to fewer epochs;
 * :mod:`.environment`: the machine and software the numbers were measured on;
 * :mod:`.timing`: inference and training speed, parameters and FLOPs;
+* :mod:`.layout_check`: one training step in each memory layout against float64;
 * :mod:`.runner`: training and evaluation in subprocesses, one config's row, the whole run;
 * :mod:`.results`: reading evaluation outputs, comparing reports, the table cells;
 * :mod:`.plots`: the speed-vs-mAP and per-class AP figures;

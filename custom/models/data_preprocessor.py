@@ -4,8 +4,7 @@ PyTorch's CPU convolutions (oneDNN) run faster on channels-last tensors, and a c
 whose input is channels-last returns channels-last, so converting the batch once makes the
 whole network, its backward pass included, run in that layout (measurements:
 docs/cpu_training.md). Values are those of ``DetDataPreprocessor``; only the memory layout
-differs. The YOLOv3 and SSDLite CPU recipes use it; RTMDet's does not (lower mAP in
-same-seed A/B runs, see docs/cpu_training.md).
+differs. The YOLOv3, SSDLite and RTMDet CPU recipes use it.
 """
 from __future__ import annotations
 
