@@ -7,9 +7,10 @@ The model gets its config's initial weights (from ``--seed``) and ``--batch`` ra
 images; the step is a training-mode forward and the backward of a fixed random linear function
 of the head outputs (no assigner or loss). Printed per layout: the largest output error and the
 gradients' relative L2 error against the float64 NCHW step, and the parameters whose gradients
-differ most. A layout bug shows up as a large error that float64 does not remove; a layout whose
-float32 rounding merely differs shows errors of float32's size in the forward pass. The work is
-done by :mod:`custom.benchmark.layout_check`; findings: docs/cpu_training.md.
+differ most. A layout bug moves the outputs by a good part of their size (0.1 and more in the
+tests); float32 rounding moves them by a few 1e-3 at most, while gradients may differ more (a
+max or a clip that flips between near-equal values). The work is done by
+:mod:`custom.benchmark.layout_check`; findings: docs/cpu_training.md.
 """
 import argparse
 import sys
