@@ -42,6 +42,18 @@ def write_image(path: Path, width: int = 100, height: int = 80, mode: str = 'RGB
     Image.new(mode, (width, height), color=0).save(path)
 
 
+def initialised_model(config: str):
+    """The model of ``config`` (repo-relative) with its initial weights drawn from seed 0, on CPU."""
+    import torch
+    from mmengine.config import Config
+
+    from custom.benchmark.timing import build_model
+    torch.manual_seed(0)
+    model = build_model(Config.fromfile(str(REPO / config)))
+    model.init_weights()
+    return model
+
+
 def run_tool(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run ``python tools/<args>`` from the repo root, as a user would."""
     full_env = {**os.environ, **(env or {})}

@@ -9,7 +9,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 import custom.modules  # noqa: F401
-from conftest import REPO, SAMPLE, run_tool
+from conftest import SAMPLE, initialised_model, run_tool
 from test_configs import CONFIGS
 
 NORM = dict(mean=[0, 0, 0], std=[255, 255, 255], bgr_to_rgb=True, pad_size_divisor=32)
@@ -44,17 +44,8 @@ def test_channels_last_false_keeps_mmdets_layout_and_true_forces_it():
     assert not _build()._wanted(torch.zeros(1, 3, 4, 4, device='meta'))  # auto: CPU only
 
 
-def _initialised(config: str):
-    """``config``'s model with its initial weights drawn from seed 0."""
-    register_all_modules()
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(str(REPO / config)).model)
-    model.init_weights()
-    return model
-
-
 def test_yolov3_outputs_are_the_same_in_either_layout():
-    model = _initialised('configs/face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py').eval()
+    model = initialised_model('configs/face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py').eval()
     outputs = {}
     for flag in (False, True):
         model.data_preprocessor.channels_last = flag
@@ -71,7 +62,7 @@ def test_yolov3_outputs_are_the_same_in_either_layout():
 def test_rtmdet_loss_is_the_same_for_head_outputs_in_either_layout():
     """The assigner and losses read channels-last head outputs as they read NCHW ones (fp32)."""
     from mmengine.structures import InstanceData
-    model = _initialised('configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py').train()
+    model = initialised_model('configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py').train()
     with torch.no_grad():
         cls_scores, bbox_preds = model(torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
                                        mode='tensor')
@@ -93,6 +84,7 @@ def test_rtmdet_loss_is_the_same_for_head_outputs_in_either_layout():
     torch.testing.assert_close(nhwc_loss, plain_loss, rtol=1e-6, atol=0)
     for a, b in zip(plain, nhwc):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6 * float(a.abs().max()))
+
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'cpu' in p.name], ids=lambda p: Path(p).name)
 def test_cpu_configs_feed_the_network_channels_last(path):

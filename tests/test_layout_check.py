@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import REPO, run_tool
+from conftest import initialised_model, run_tool
 from custom.benchmark.layout_check import compare_layouts, training_step
 
 RTMDET_SAMPLE = 'configs/bccd/rtmdet_tiny-scratch_cpu-320_1xb4-40e_bccd-sample.py'
@@ -62,12 +62,7 @@ def test_the_model_is_left_untouched():
 def test_rtmdet_step_is_the_same_in_either_layout_in_float64():
     """Channels-last changes only float32 rounding for RTMDet: in float64 a training-mode step's
     outputs and every parameter's gradient agree between the layouts to float64 rounding."""
-    from mmengine.config import Config
-
-    from custom.benchmark.timing import build_model
-    torch.manual_seed(0)
-    model = build_model(Config.fromfile(str(REPO / RTMDET_SAMPLE)))
-    model.init_weights()
+    model = initialised_model(RTMDET_SAMPLE)
     images = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     plain_out, plain = training_step(model, images, 'nchw')
     nhwc_out, nhwc = training_step(model, images, 'nhwc')

@@ -4,9 +4,10 @@ Channels-last (NHWC) is a layout, not a different computation: in float64 a step
 outputs and gradients in either layout. In float32 the layouts run different kernels, so they
 round differently; this module measures by how much, against the float64 NCHW step of the same
 weights and images, so that a layout's effect on training can be told from a bug (a bug moves
-the outputs far beyond float32 rounding, and shows up in float64 too). The step is a training-mode forward (batch-norm batch statistics) and the
-backward of a fixed random linear function of the head outputs, so no assigner or loss is
-involved. Used by ``tools/analysis_tools/layout_check.py``; measurements: docs/cpu_training.md.
+the outputs far beyond float32 rounding, and shows up in float64 too). The step is a
+training-mode forward (batch-norm batch statistics) and the backward of a fixed random linear
+function of the head outputs, so no assigner or loss is involved. Used by
+``tools/analysis_tools/layout_check.py``; measurements: docs/cpu_training.md.
 """
 from __future__ import annotations
 
