@@ -2,10 +2,11 @@
 
     custom_imports = dict(imports=['custom.modules'], allow_failed_imports=False)
 
-Importing it registers the hooks, the models' parts and the optimizer wrapper (their
+Importing it registers the hooks, the models' parts, the data transforms and the optimizer wrapper (their
 ``register_module`` decorators) and switches mmengine's local checkpoint I/O to the safe,
 atomic versions of :func:`custom.engine.checkpoint.register_checkpoint_io`.
 """
+from custom.datasets.copy_paste import InImageCopyPaste
 from custom.engine.checkpoint import register_checkpoint_io
 from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
 from custom.engine.optim_wrapper import CPUBf16OptimWrapper
@@ -14,4 +15,4 @@ from custom.models import ChannelsLastDetDataPreprocessor, ClippedYOLOV3Head, Fi
 register_checkpoint_io()
 
 __all__ = ['ChannelsLastDetDataPreprocessor', 'ClippedYOLOV3Head', 'CPUBf16OptimWrapper', 'FixedSSDHead',
-           'PretrainedHeadHook', 'ProgressBarHook']
+           'InImageCopyPaste', 'PretrainedHeadHook', 'ProgressBarHook']
