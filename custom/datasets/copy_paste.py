@@ -28,8 +28,6 @@ def _pixel_rects(boxes: np.ndarray) -> np.ndarray:
 
 def _overlaps_any(rect: np.ndarray, rects: np.ndarray) -> bool:
     """Whether ``rect`` shares at least one pixel with any of ``rects`` (integer, x2/y2 exclusive)."""
-    if len(rects) == 0:
-        return False
     inter_w = np.minimum(rect[2], rects[:, 2]) - np.maximum(rect[0], rects[:, 0])
     inter_h = np.minimum(rect[3], rects[:, 3]) - np.maximum(rect[1], rects[:, 1])
     return bool(((inter_w > 0) & (inter_h > 0)).any())
@@ -107,28 +105,27 @@ class InImageCopyPaste(BaseTransform):
             return results
         source = img.copy()
         rects = _pixel_rects(boxes)
-        taken = [rects]
+        taken = rects  # the given boxes' pixels, then each pasted copy's
         new_boxes, new_labels = [], []
         for index in order:
             if len(new_boxes) == self.max_pasted:
                 break
             x1, y1, x2, y2 = rects[index]
             w, h = x2 - x1, y2 - y1
-            if w <= 0 or h <= 0 or w >= width or h >= height:
+            if w >= width or h >= height:  # every place would cover the box itself
                 continue
             for _ in range(self.tries):
                 nx, ny = np.random.randint(0, width - w + 1), np.random.randint(0, height - h + 1)
                 place = np.array([nx, ny, nx + w, ny + h])
-                if not _overlaps_any(place, np.concatenate(taken)):
+                if not _overlaps_any(place, taken):
                     img[ny:ny + h, nx:nx + w] = source[y1:y2, x1:x2]
                     new_boxes.append(boxes[index] + np.array([nx - x1, ny - y1] * 2, dtype=np.float64))
                     new_labels.append(labels[index])
-                    taken.append(place[None])
+                    taken = np.concatenate([taken, place[None]])
                     break
         if not new_boxes:
             return results
         added = np.stack(new_boxes).astype(np.float32)
-        results['img'] = img
         results['gt_bboxes'] = bboxes.cat([bboxes, type(bboxes)(added)])
         results['gt_bboxes_labels'] = np.concatenate([labels, np.asarray(new_labels, labels.dtype)])
         results['gt_ignore_flags'] = np.concatenate([ignored, np.zeros(len(new_labels), dtype=bool)])
