@@ -68,7 +68,7 @@ class InImageCopyPaste(BaseTransform):
         if max_pasted < 0 or tries < 1:
             raise ValueError(f'InImageCopyPaste: max_pasted must be >= 0 and tries >= 1, '
                              f'got max_pasted={max_pasted!r}, tries={tries!r}')
-        self.copies = [int(c) for c in copies]
+        self.copies = list(copies)
         self.prob = prob
         self.max_size = max_size
         self.max_pasted = max_pasted
@@ -83,7 +83,7 @@ class InImageCopyPaste(BaseTransform):
         sizes = boxes[:, 2:] - boxes[:, :2]
         small = ((sizes[:, 0] <= self.max_size * width) & (sizes[:, 1] <= self.max_size * height)
                  & (sizes >= 2).all(axis=1) & ~ignored)
-        counts = np.array([self.copies[lab] if ok else 0 for lab, ok in zip(labels, small)], dtype=np.int64)
+        counts = np.where(small, np.asarray(self.copies, dtype=np.int64)[labels.astype(np.int64)], 0)
         chosen = np.repeat(np.arange(len(labels)), counts)
         return np.random.permutation(chosen)
 
