@@ -10,9 +10,9 @@ from custom.datasets.copy_paste import InImageCopyPaste
 from custom.engine.checkpoint import register_checkpoint_io
 from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
 from custom.engine.optim_wrapper import CPUBf16OptimWrapper
-from custom.models import ChannelsLastDetDataPreprocessor, ClippedYOLOV3Head, FixedSSDHead
+from custom.models import ChannelsLastDetDataPreprocessor, ClippedYOLOV3Head, FixedSSDHead, WBFDetTTAModel
 
 register_checkpoint_io()
 
 __all__ = ['ChannelsLastDetDataPreprocessor', 'ClippedYOLOV3Head', 'CPUBf16OptimWrapper', 'FixedSSDHead',
-           'InImageCopyPaste', 'PretrainedHeadHook', 'ProgressBarHook']
+           'InImageCopyPaste', 'PretrainedHeadHook', 'ProgressBarHook', 'WBFDetTTAModel']

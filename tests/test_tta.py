@@ -68,7 +68,9 @@ def test_tta_config_of_each_family(family):
 def test_every_config_gets_flips_and_its_test_scale(path):
     cfg = read_config(str(REPO / path), import_custom_modules=False)
     summary = use_tta(cfg, source=path)
-    assert cfg.model.type == 'DetTTAModel' and summary['test_scale'] in summary['scales']
+    tuned = path.endswith(('bccd-trainval.py', 'face_mask-balanced.py'))  # their views fused by WBF (chosen on val)
+    assert cfg.model.type == ('WBFDetTTAModel' if tuned else 'DetTTAModel') == summary['merged_by']
+    assert summary['test_scale'] in summary['scales']
     assert set(summary['flips']) == {'horizontal', None} and len(summary['flips']) == 2
     assert FLIP_KEYS <= set(_groups(cfg)[-1][0]['meta_keys'])
 
@@ -79,6 +81,18 @@ def test_the_printed_line_names_scales_flips_merge_and_what_was_left_out():
         "test-time augmentation (derived from the test pipeline): scales [[300, 300], [352, 352]] x flips "
         "[None, 'horizontal'], merged by class-wise NMS (IoU 0.45, at most 200 boxes an image); left out "
         "[[256, 256]]: under the smallest input the model takes")
+
+
+def test_the_printed_line_says_when_the_views_are_fused_by_weighted_boxes_fusion():
+    cfg = read_config(FAMILIES['yolov3_mobilenetv2'][0], import_custom_modules=False)
+    cfg.tta_model = {'type': 'WBFDetTTAModel', 'tta_cfg': {'wbf': {'iou_thr': 0.7}, 'max_per_img': 300}}
+    summary = use_tta(cfg)
+    assert cfg.model.type == 'WBFDetTTAModel' and summary['merged_by'] == 'WBFDetTTAModel'
+    assert tta_line(summary).endswith("flips [None, 'horizontal'], fused by weighted boxes fusion (IoU 0.7, at most "
+                                      "300 boxes an image)")
+    cfg = read_config(FAMILIES['yolov3_mobilenetv2'][0], import_custom_modules=False)
+    cfg.tta_model = {'type': 'WBFDetTTAModel'}  # mmdet's weighted_boxes_fusion IoU and DetTTAModel's box cap
+    assert tta_line(use_tta(cfg)).endswith('fused by weighted boxes fusion (IoU 0.55, at most 100 boxes an image)')
 
 
 def test_rtmdet_fixed_pad_becomes_a_square_pad_after_the_flip():
@@ -165,16 +179,20 @@ def test_configs_that_cannot_be_augmented_say_why():
 
 # ------------------------------------------------------------------ real models and the real CLI (slow)
 
+TUNED_BCCD = 'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb4-32e_bccd-trainval.py'  # tta_model: WBF
+STEPPED = [f for f in FAMILIES if f != 'retinanet']  # RetinaNet: ~90 s on CPU
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('family', [f for f in FAMILIES if f != 'retinanet'])  # RetinaNet: ~90 s on CPU
-def test_each_family_predicts_at_all_its_tta_scales(family, sample_data_root, monkeypatch):
+@pytest.mark.parametrize('path, scales', [(FAMILIES[f][0], FAMILIES[f][2]) for f in STEPPED] + [(TUNED_BCCD, S320)],
+                         ids=STEPPED + ['yolov3_tuned_wbf'])
+def test_each_family_predicts_at_all_its_tta_scales(path, scales, sample_data_root, monkeypatch):
     import torch
     from mmengine.dataset import pseudo_collate
     from mmdet.registry import DATASETS, MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
     monkeypatch.setenv('BCCD_ROOT', sample_data_root)
-    path, _, scales, *_ = FAMILIES[family]
     cfg = read_config(path)
     use_tta(cfg)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -187,7 +205,10 @@ def test_each_family_predicts_at_all_its_tta_scales(family, sample_data_root, mo
     assert len(batch['inputs']) == 2 * len(scales)  # every scale, unflipped and flipped
     with torch.no_grad():
         out = model.test_step(batch)
-    assert len(out) == 1 and out[0].pred_instances.bboxes.shape[1] == 4
+    assert type(model).__name__ == cfg.model.type  # DetTTAModel, or WBFDetTTAModel for the tuned config
+    pred = out[0].pred_instances
+    assert len(out) == 1 and pred.bboxes.shape[1] == 4
+    assert bool((pred.scores[:-1] >= pred.scores[1:]).all())  # best first (NMS and WBF both sort)
 
 
 @pytest.mark.slow
@@ -199,7 +220,7 @@ def test_test_cli_with_tta_records_it_and_scores_the_merged_boxes(trained_sample
     assert 'test-time augmentation' in result.stdout and '[256, 256]' in result.stdout
     metrics = json.loads((tmp_path / 'metrics_test.json').read_text())
     assert metrics['tta'] == {'pipeline': DERIVED, 'test_scale': [320, 320], 'scales': S320,
-                              'flips': NO_FLIP_THEN_FLIP, 'scales_too_small': [],
+                              'flips': NO_FLIP_THEN_FLIP, 'scales_too_small': [], 'merged_by': 'DetTTAModel',
                               'merge': {'nms': {'type': 'nms', 'iou_threshold': 0.45}, 'max_per_img': 200}}
     # mmdet's CocoMetric scored the merged boxes as the analysis of detections.bbox.json does
     assert metrics['overall']['mAP50'] == pytest.approx(metrics['raw']['coco/bbox_mAP_50'], abs=5.1e-4)

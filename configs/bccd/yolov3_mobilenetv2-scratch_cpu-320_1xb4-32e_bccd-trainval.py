@@ -13,7 +13,7 @@ weight_decay = 0.0011
 warmup_iters = 60
 aug_strength = 0.71     # study's augmentation strength: Expand up to 1.71x, photometric deltas x0.71
 nms_iou = 0.65          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45), with scores down to 0.001
-tta_nms_iou = 0.55      # --tta: NMS IoU merging the 6 augmented predictions, chosen on val
+tta_wbf_iou = 0.7       # --tta: the 6 augmented predictions fused by weighted boxes fusion at this IoU (val)
 
 train_dataloader = dict(batch_size=batch_size, dataset=dict(dataset=dict(
     ann_file='annotations/trainval.json',  # official trainval: val is trained on, so its score is not held out
@@ -36,4 +36,4 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=milestones, gamma=0.1)]
 model = dict(test_cfg=dict(score_thr=0.001, conf_thr=0.001, max_per_img=300,  # mmdet: 0.05, 0.005, 100
                            nms=dict(iou_threshold=nms_iou)))
-tta_model = dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=tta_nms_iou), max_per_img=300))
+tta_model = dict(type='WBFDetTTAModel', tta_cfg=dict(wbf=dict(iou_thr=tta_wbf_iou), max_per_img=300))

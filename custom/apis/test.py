@@ -18,8 +18,9 @@ inference: tools/analysis_tools/analyze_results.py CONFIG WORK_DIR/detections.bb
 * WORK_DIR/images/: predictions in class colours, worst and best images (ground truth | prediction);
 * with --show-dir: mmdet's own ground truth | prediction pictures in WORK_DIR/<timestamp>/SHOW_DIR.
 
-``--tta`` predicts each image at several scales, unflipped and flipped, and merges the boxes with
-mmdet's DetTTAModel (:mod:`custom.engine.tta`); metrics_test.json records the scales and flips under ``tta``.
+``--tta`` predicts each image at several scales, unflipped and flipped, and merges the boxes with the
+config's ``tta_model``: mmdet's DetTTAModel (class-wise NMS) or ``WBFDetTTAModel`` (weighted boxes
+fusion) (:mod:`custom.engine.tta`); metrics_test.json records the scales, flips and merge under ``tta``.
 """
 from __future__ import annotations
 
@@ -65,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='test images to draw predictions on, in id order (default 100, -1: all)')
     parser.add_argument('--no-pictures', action='store_true', help='metrics and plots only, no WORK_DIR/images')
     parser.add_argument('--tta', action='store_true',
-                        help='test-time augmentation: every scale unflipped and flipped, merged by NMS (mmdet\'s '
-                        'DetTTAModel); scales: the config\'s tta_pipeline when made for its test scale, else the '
-                        'test scale x 1, 0.83, 1.2 rounded to multiples of 32')
+                        help='test-time augmentation: every scale unflipped and flipped, merged by the config\'s '
+                        'tta_model (default mmdet\'s DetTTAModel: NMS; WBFDetTTAModel: weighted boxes fusion); '
+                        'scales: the config\'s tta_pipeline when made for its test scale, else the test scale x 1, '
+                        '0.83, 1.2 rounded to multiples of 32')
     parser.add_argument('--tta-ratios', type=float, nargs='+', metavar='R',
                         help='TTA scales as ratios of the test scale (implies --tta; 1 alone: flips only)')
     add_common_args(parser)

@@ -14,7 +14,9 @@ meta keys (``DetTTAModel`` needs them to flip boxes back). A ``Pad`` to a fixed 
 to square (square scales) or to the largest scale, so that every scale fits.
 
 The merging model is the config's ``tta_model``, else ``DetTTAModel`` with the detector's own NMS
-IoU and ``max_per_img`` from ``model.test_cfg``. Imports neither torch nor mmdet.
+IoU and ``max_per_img`` from ``model.test_cfg``; a config's ``tta_model`` may instead be this project's
+``WBFDetTTAModel`` (:mod:`custom.models.wbf_tta`), which fuses the views by weighted boxes fusion.
+Imports neither torch nor mmdet.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ SIZE_MULTIPLE = 32  # the backbones' output stride (YOLOv3 and RetinaNet pad inp
 FLIP_KEYS = ('flip', 'flip_direction')
 DEFAULT_NMS = {'type': 'nms', 'iou_threshold': 0.5}  # mmdet's tools/test.py default
 DEFAULT_MAX_PER_IMG = 100
+WBF_DEFAULT_IOU = 0.55  # mmdet's weighted_boxes_fusion iou_thr, which WBFDetTTAModel uses when tta_cfg.wbf has none
 
 
 class TTAConfigError(ValueError):
@@ -177,14 +180,18 @@ def use_tta(cfg: Any, ratios: Sequence[float] | None = None, source: str = 'the 
     cfg.model = ConfigDict(**model, module=cfg.model, data_preprocessor=copy.deepcopy(preprocessor))
     dataset.pipeline = pipeline
     return {'pipeline': origin, 'test_scale': list(scale), **describe_tta(pipeline),
-            'scales_too_small': [list(s) for s in left_out], 'merge': copy.deepcopy(dict(model.get('tta_cfg') or {}))}
+            'scales_too_small': [list(s) for s in left_out], 'merged_by': model.get('type'),
+            'merge': copy.deepcopy(dict(model.get('tta_cfg') or {}))}
 
 
 def tta_line(summary: Mapping[str, Any]) -> str:
     """One line saying what :func:`use_tta` set up (its returned ``summary``)."""
     merge = summary['merge']
     too_small = summary['scales_too_small']
+    if summary.get('merged_by') == 'WBFDetTTAModel':
+        how = f'fused by weighted boxes fusion (IoU {(merge.get("wbf") or {}).get("iou_thr", WBF_DEFAULT_IOU)}'
+    else:
+        how = f'merged by class-wise NMS (IoU {(merge.get("nms") or {}).get("iou_threshold")}'
     return (f'test-time augmentation ({summary["pipeline"]}): scales {summary["scales"]} x flips {summary["flips"]}, '
-            f'merged by class-wise NMS (IoU {(merge.get("nms") or {}).get("iou_threshold")}, at most '
-            f'{merge.get("max_per_img")} boxes an image)'
+            f'{how}, at most {merge.get("max_per_img", DEFAULT_MAX_PER_IMG)} boxes an image)'
             + (f'; left out {too_small}: under the smallest input the model takes' if too_small else ''))
