@@ -17,7 +17,6 @@ from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.models.utils.wbf import weighted_boxes_fusion
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox_flip
 from mmengine.structures import InstanceData
 
 from custom.engine.tta import DEFAULT_MAX_PER_IMG, WBF_DEFAULT_IOU
@@ -45,19 +44,17 @@ class WBFDetTTAModel(DetTTAModel):
         self.max_per_img = int((self.tta_cfg or {}).get('max_per_img', DEFAULT_MAX_PER_IMG))
 
     def _merge_single_sample(self, data_samples: list[DetDataSample]) -> DetDataSample:
-        """One prediction from the views of one image: each view flipped back, boxes without area left
-        out, the views fused."""
+        """One prediction from the views of one image: each view flipped back (``DetTTAModel.merge_aug_bboxes``),
+        boxes without area left out, the views fused."""
+        preds = [sample.pred_instances for sample in data_samples]
+        flipped_back = self.merge_aug_bboxes([p.bboxes for p in preds], None, [s.metainfo for s in data_samples])
         boxes, scores, labels = [], [], []
-        for sample in data_samples:
-            pred, meta = sample.pred_instances, sample.metainfo
-            view_boxes = pred.bboxes
-            if meta.get('flip'):
-                view_boxes = bbox_flip(view_boxes, img_shape=meta['ori_shape'], direction=meta['flip_direction'])
+        for pred, view_boxes in zip(preds, flipped_back.split([len(p.bboxes) for p in preds])):
             has_area = ((view_boxes[:, 2] > view_boxes[:, 0]) & (view_boxes[:, 3] > view_boxes[:, 1])).cpu().numpy()
             boxes.append(view_boxes.detach().cpu().numpy()[has_area])
             scores.append(pred.scores.detach().cpu().numpy()[has_area])
             labels.append(pred.labels.detach().cpu().numpy()[has_area])
-        device = data_samples[0].pred_instances.bboxes.device
+        device = preds[0].bboxes.device
         if sum(len(s) for s in scores):
             fused_boxes, fused_scores, fused_labels = weighted_boxes_fusion(boxes, scores, labels, **self.wbf)
         else:
