@@ -243,12 +243,13 @@ def test_tuned_configs_restate_their_base_pipeline_at_the_studys_augmentation_st
     assert steps['PhotoMetricDistortion']['hue_delta'] == 13
 
 
-@pytest.mark.parametrize('name, nms_iou, wbf_iou', [(TUNED[0], 0.65, 0.7), (TUNED[1], 0.55, 0.6)],
+@pytest.mark.parametrize('name, nms_iou, wbf', [(TUNED[0], 0.65, {'iou_thr': 0.7}),
+                                               (TUNED[1], 0.55, {'iou_thr': 0.6, 'conf_type': 'max'})],
                          ids=['bccd', 'face_mask'])
-def test_tuned_configs_test_with_the_thresholds_chosen_on_val(name: str, nms_iou: float, wbf_iou: float):
+def test_tuned_configs_test_with_the_thresholds_chosen_on_val(name: str, nms_iou: float, wbf: dict):
     """Scores down to 0.001, up to 300 boxes an image and the NMS IoU val chose per dataset (mmdet's YOLOv3
-    keeps 0.05 / 0.005 / 100 / 0.45), --tta views fused by weighted boxes fusion at the IoU val chose;
-    other YOLOv3 configs keep mmdet's."""
+    keeps 0.05 / 0.005 / 100 / 0.45), --tta views fused by weighted boxes fusion as val chose (the IoU, and on
+    face-mask the best view's score for a fused box); other YOLOv3 configs keep mmdet's."""
     from custom.engine.tta import tta_model_cfg
     cfg = Config.fromfile(str(REPO / 'configs' / name))
     test_cfg = cfg.model.test_cfg
@@ -256,6 +257,6 @@ def test_tuned_configs_test_with_the_thresholds_chosen_on_val(name: str, nms_iou
     assert test_cfg.nms == {'type': 'nms', 'iou_threshold': nms_iou}
     tta_model = tta_model_cfg(cfg)
     assert tta_model['type'] == 'WBFDetTTAModel'
-    assert tta_model['tta_cfg'] == {'wbf': {'iou_thr': wbf_iou}, 'max_per_img': 300}
+    assert tta_model['tta_cfg'] == {'wbf': wbf, 'max_per_img': 300}
     base = Config.fromfile(str(REPO / 'configs/bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb8-60e_bccd.py'))
     assert (base.model.test_cfg.score_thr, base.model.test_cfg.nms.iou_threshold) == (0.05, 0.45)

@@ -93,6 +93,10 @@ def test_the_printed_line_says_when_the_views_are_fused_by_weighted_boxes_fusion
     cfg = read_config(FAMILIES['yolov3_mobilenetv2'][0], import_custom_modules=False)
     cfg.tta_model = {'type': 'WBFDetTTAModel'}  # mmdet's weighted_boxes_fusion IoU and DetTTAModel's box cap
     assert tta_line(use_tta(cfg)).endswith('fused by weighted boxes fusion (IoU 0.55, at most 100 boxes an image)')
+    cfg = read_config(FAMILIES['yolov3_mobilenetv2'][0], import_custom_modules=False)
+    cfg.tta_model = {'type': 'WBFDetTTAModel', 'tta_cfg': {'wbf': {'iou_thr': 0.6, 'conf_type': 'max'}}}
+    assert tta_line(use_tta(cfg)).endswith('fused by weighted boxes fusion (IoU 0.6, scores: max, at most 100 boxes '
+                                           'an image)')
 
 
 def test_rtmdet_fixed_pad_becomes_a_square_pad_after_the_flip():

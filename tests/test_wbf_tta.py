@@ -55,6 +55,15 @@ def test_fused_corners_are_the_score_weighted_mean_and_lone_boxes_are_scaled_by_
     assert boxes[0] == pytest.approx([0, 0, 11, 10]) and boxes[1] == pytest.approx([60, 60, 70, 70])
 
 
+def test_with_conf_type_max_a_fused_box_keeps_its_best_score_and_a_lone_box_is_not_scaled_down():
+    # the views above, conf_type 'max' (face-mask's tuned config): the pair fuses to the same box [0,0,11,10]
+    # with score max(0.75, 0.25) = 0.75; the box of one view of two keeps its 0.8 and now ranks first
+    views = [_view([[0, 0, 10, 10], [60, 60, 70, 70]], [0.75, 0.8], [1, 1]), _view([[0, 0, 14, 10]], [0.25], [1])]
+    boxes, scores, labels = _merge(_model(wbf=dict(iou_thr=0.55, conf_type='max')), views)
+    assert scores == [0.8, 0.75] and labels == [1, 1]
+    assert boxes[0] == pytest.approx([60, 60, 70, 70]) and boxes[1] == pytest.approx([0, 0, 11, 10])
+
+
 def test_boxes_of_other_classes_or_under_the_iou_stay_apart_best_first_and_capped():
     # same place, other class: not fused; IoU of [0,0,10,10] and [0,0,10,20] is 0.5 < 0.6: not fused
     views = [_view([[0, 0, 10, 10], [0, 0, 10, 10]], [0.6, 0.2], [0, 2]), _view([[0, 0, 10, 20]], [1.0], [0])]

@@ -17,6 +17,7 @@ oversample_thr = 0.3    # images with a class in under 30 % of images repeat cei
 rare_class_weight = 5.0  # mask_weared_incorrect's positive classification terms x5 (chosen on val against 3, 2 seeds)
 nms_iou = 0.55          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45), with scores down to 0.001
 tta_wbf_iou = 0.6       # --tta: the 6 augmented predictions fused by weighted boxes fusion at this IoU (val)
+tta_wbf_conf = 'max'    # a fused box keeps its best view's score, not scaled down by the views missing it (val)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
@@ -43,4 +44,5 @@ param_scheduler = [
 model = dict(bbox_head=dict(loss_cls=dict(class_weight=[rare_class_weight, 1.0, 1.0])),  # class order: metainfo
              test_cfg=dict(score_thr=0.001, conf_thr=0.001, max_per_img=300,  # mmdet: 0.05, 0.005, 100
                            nms=dict(iou_threshold=nms_iou)))
-tta_model = dict(type='WBFDetTTAModel', tta_cfg=dict(wbf=dict(iou_thr=tta_wbf_iou), max_per_img=300))
+tta_model = dict(type='WBFDetTTAModel', tta_cfg=dict(wbf=dict(iou_thr=tta_wbf_iou, conf_type=tta_wbf_conf),
+                                                        max_per_img=300))

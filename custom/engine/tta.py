@@ -189,7 +189,10 @@ def tta_line(summary: Mapping[str, Any]) -> str:
     merge = summary['merge']
     too_small = summary['scales_too_small']
     if summary.get('merged_by') == 'WBFDetTTAModel':
-        how = f'fused by weighted boxes fusion (IoU {(merge.get("wbf") or {}).get("iou_thr", WBF_DEFAULT_IOU)}'
+        wbf = merge.get('wbf') or {}
+        how = f'fused by weighted boxes fusion (IoU {wbf.get("iou_thr", WBF_DEFAULT_IOU)}'
+        if wbf.get('conf_type', 'avg') != 'avg':
+            how += f', scores: {wbf["conf_type"]}'
     else:
         how = f'merged by class-wise NMS (IoU {(merge.get("nms") or {}).get("iou_threshold")}'
     return (f'test-time augmentation ({summary["pipeline"]}): scales {summary["scales"]} x flips {summary["flips"]}, '

@@ -6,9 +6,9 @@ Each view's boxes (one scale, flipped or not) are mapped back to the original im
 fused as separate models by mmdet's ``weighted_boxes_fusion`` (Solovyev et al. 2019): overlapping boxes of
 one class are averaged, weighted by score, instead of all but the best being dropped; with
 ``conf_type='avg'`` a box found in fewer views than there are views has its score scaled down by the
-fraction that found it. Boxes stay in pixels. ``wbf`` takes the keyword arguments of mmdet's
-``weighted_boxes_fusion`` (``iou_thr``, ``skip_box_thr``, ``conf_type``); the kept boxes are the
-``max_per_img`` best scored.
+fraction that found it, with ``conf_type='max'`` it keeps its best box's score. Boxes stay in pixels.
+``wbf`` takes the keyword arguments of mmdet's ``weighted_boxes_fusion`` (``iou_thr``, ``skip_box_thr``,
+``conf_type``); the kept boxes are the ``max_per_img`` best scored.
 """
 from __future__ import annotations
 
