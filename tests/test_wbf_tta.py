@@ -32,6 +32,11 @@ def _model(**tta_cfg):
     return WBFDetTTAModel(module=_Detector(), tta_cfg=tta_cfg)
 
 
+def _pair_and_lone_box():
+    """One view with [0,0,10,10] (0.75) and [60,60,70,70] (0.8), a second with [0,0,14,10] (0.25); all class 1."""
+    return [_view([[0, 0, 10, 10], [60, 60, 70, 70]], [0.75, 0.8], [1, 1]), _view([[0, 0, 14, 10]], [0.25], [1])]
+
+
 def _merge(model, views):
     (merged,) = model.merge_preds([views])
     p = merged.pred_instances
@@ -49,16 +54,16 @@ def test_a_box_and_its_flipped_twin_fuse_into_one_with_the_mean_score():
 def test_fused_corners_are_the_score_weighted_mean_and_lone_boxes_are_scaled_by_the_views_that_found_them():
     # [0,0,10,10] (0.75) and [0,0,14,10] (0.25): IoU 100/140 = 0.71 -> one box, x2 = 10*0.75 + 14*0.25 = 11,
     # score (0.75 + 0.25) / 2 = 0.5; [60,60,70,70] (0.8) is in one view of two: 0.8 * 1/2 = 0.4
-    views = [_view([[0, 0, 10, 10], [60, 60, 70, 70]], [0.75, 0.8], [1, 1]), _view([[0, 0, 14, 10]], [0.25], [1])]
+    views = _pair_and_lone_box()
     boxes, scores, labels = _merge(_model(wbf=dict(iou_thr=0.55)), views)
     assert scores == [0.5, 0.4] and labels == [1, 1]
     assert boxes[0] == pytest.approx([0, 0, 11, 10]) and boxes[1] == pytest.approx([60, 60, 70, 70])
 
 
 def test_with_conf_type_max_a_fused_box_keeps_its_best_score_and_a_lone_box_is_not_scaled_down():
-    # the views above, conf_type 'max' (face-mask's tuned config): the pair fuses to the same box [0,0,11,10]
-    # with score max(0.75, 0.25) = 0.75; the box of one view of two keeps its 0.8 and now ranks first
-    views = [_view([[0, 0, 10, 10], [60, 60, 70, 70]], [0.75, 0.8], [1, 1]), _view([[0, 0, 14, 10]], [0.25], [1])]
+    # the views of the test above, conf_type 'max' (face-mask's tuned config): the pair fuses to the same box
+    # [0,0,11,10] with score max(0.75, 0.25) = 0.75; the box of one view of two keeps its 0.8 and now ranks first
+    views = _pair_and_lone_box()
     boxes, scores, labels = _merge(_model(wbf=dict(iou_thr=0.55, conf_type='max')), views)
     assert scores == [0.8, 0.75] and labels == [1, 1]
     assert boxes[0] == pytest.approx([60, 60, 70, 70]) and boxes[1] == pytest.approx([0, 0, 11, 10])

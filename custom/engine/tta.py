@@ -33,6 +33,7 @@ FLIP_KEYS = ('flip', 'flip_direction')
 DEFAULT_NMS = {'type': 'nms', 'iou_threshold': 0.5}  # mmdet's tools/test.py default
 DEFAULT_MAX_PER_IMG = 100
 WBF_DEFAULT_IOU = 0.55  # mmdet's weighted_boxes_fusion iou_thr, which WBFDetTTAModel uses when tta_cfg.wbf has none
+WBF_DEFAULT_CONF = 'avg'  # mmdet's weighted_boxes_fusion conf_type, likewise
 
 
 class TTAConfigError(ValueError):
@@ -191,7 +192,7 @@ def tta_line(summary: Mapping[str, Any]) -> str:
     if summary.get('merged_by') == 'WBFDetTTAModel':
         wbf = merge.get('wbf') or {}
         how = f'fused by weighted boxes fusion (IoU {wbf.get("iou_thr", WBF_DEFAULT_IOU)}'
-        if wbf.get('conf_type', 'avg') != 'avg':
+        if wbf.get('conf_type', WBF_DEFAULT_CONF) != WBF_DEFAULT_CONF:
             how += f', scores: {wbf["conf_type"]}'
     else:
         how = f'merged by class-wise NMS (IoU {(merge.get("nms") or {}).get("iou_threshold")}'

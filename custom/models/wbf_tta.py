@@ -19,7 +19,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from custom.engine.tta import DEFAULT_MAX_PER_IMG, WBF_DEFAULT_IOU
+from custom.engine.tta import DEFAULT_MAX_PER_IMG, WBF_DEFAULT_CONF, WBF_DEFAULT_IOU
 
 WBF_KEYS = ('iou_thr', 'skip_box_thr', 'conf_type')
 CONF_TYPES = ('avg', 'max', 'box_and_model_avg', 'absent_model_aware_avg')  # mmdet's weighted_boxes_fusion
@@ -35,7 +35,7 @@ class WBFDetTTAModel(DetTTAModel):
         unknown = sorted(set(wbf) - set(WBF_KEYS))
         if unknown:
             raise ValueError(f'WBFDetTTAModel: tta_cfg.wbf takes {", ".join(WBF_KEYS)}, not {", ".join(unknown)}')
-        if wbf.get('conf_type', 'avg') not in CONF_TYPES:
+        if wbf.get('conf_type', WBF_DEFAULT_CONF) not in CONF_TYPES:
             raise ValueError(f'WBFDetTTAModel: tta_cfg.wbf.conf_type {wbf["conf_type"]!r} is not one of '
                              f'{", ".join(CONF_TYPES)}')
         if not 0 < wbf.get('iou_thr', WBF_DEFAULT_IOU) < 1:
