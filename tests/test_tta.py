@@ -170,6 +170,16 @@ def test_own_tta_pipeline_for_the_test_scale_is_used_and_given_flip_keys():
     assert use_tta(stale)['pipeline'] == DERIVED
 
 
+def test_the_configs_tta_ratios_choose_its_scales_unless_ratios_are_given():
+    cfg = _config(dict(type='CocoDataset', pipeline=PIPELINE), tta_ratios=[1, 1.2, 1.4])
+    summary = use_tta(cfg)
+    # 320 x 1.2 = 384; 320 x 1.4 = 448 (both multiples of 32)
+    assert summary['pipeline'] == 'config tta_ratios' and summary['scales'] == [[320, 320], [384, 384], [448, 448]]
+    assert tta_line(summary).startswith('test-time augmentation (config tta_ratios): scales [[320, 320], [384, 384]')
+    given = use_tta(_config(dict(type='CocoDataset', pipeline=PIPELINE), tta_ratios=[1, 1.2, 1.4]), ratios=[1])
+    assert given['pipeline'] == DERIVED and given['scales'] == [[320, 320]]
+
+
 def test_configs_that_cannot_be_augmented_say_why():
     no_resize = [s for s in PIPELINE if s['type'] != 'Resize']
     with pytest.raises(TTAConfigError, match=r'my_config\.py: .*Resize.*give the config a tta_pipeline'):

@@ -8,10 +8,11 @@ flip; the predictions, mapped back to the original image, are merged by class-wi
 The pipeline is the config's ``tta_pipeline`` when it was made for this config's test scale (its
 first scale is the test scale, as in mmdet's ``*_tta.py``); otherwise it is derived from the test
 pipeline: the steps before ``Resize`` as they are, then ``TestTimeAug`` over the scales (the test
-scale times :data:`DEFAULT_RATIOS`, rounded to multiples of :data:`SIZE_MULTIPLE`) x (no flip,
-horizontal flip) x the remaining steps, with ``flip`` and ``flip_direction`` in ``PackDetInputs``'
-meta keys (``DetTTAModel`` needs them to flip boxes back). A ``Pad`` to a fixed size becomes a pad
-to square (square scales) or to the largest scale, so that every scale fits.
+scale times the config's ``tta_ratios``, else :data:`DEFAULT_RATIOS`, rounded to multiples of
+:data:`SIZE_MULTIPLE`) x (no flip, horizontal flip) x the remaining steps, with ``flip`` and
+``flip_direction`` in ``PackDetInputs``' meta keys (``DetTTAModel`` needs them to flip boxes back). A
+``Pad`` to a fixed size becomes a pad to square (square scales) or to the largest scale, so that every
+scale fits.
 
 The merging model is the config's ``tta_model``, else ``DetTTAModel`` with the detector's own NMS
 IoU and ``max_per_img`` from ``model.test_cfg``; a config's ``tta_model`` may instead be this project's
@@ -158,7 +159,7 @@ def use_tta(cfg: Any, ratios: Sequence[float] | None = None, source: str = 'the 
     (for ``metrics_test.json``): pipeline origin, scales, flips and the merging settings.
 
     ``ratios`` (of the test scale; ``[1]``: flips only) always derives the pipeline; ``None`` uses the
-    config's ``tta_pipeline`` when :func:`own_pipeline_fits`, else :data:`DEFAULT_RATIOS`.
+    config's ``tta_pipeline`` when :func:`own_pipeline_fits`, else its ``tta_ratios``, else :data:`DEFAULT_RATIOS`.
     """
     from mmengine.config import ConfigDict
     if not cfg.get('test_dataloader') or not cfg.test_dataloader.get('dataset'):
@@ -169,9 +170,12 @@ def use_tta(cfg: Any, ratios: Sequence[float] | None = None, source: str = 'the 
     if ratios is None and own_pipeline_fits(cfg, scale):
         pipeline, origin = flip_keyed(cfg.tta_pipeline), 'config tta_pipeline'
     else:
-        ratios = DEFAULT_RATIOS if ratios is None else ratios
+        if ratios is None:
+            ratios = cfg.get('tta_ratios') or DEFAULT_RATIOS
+            origin = 'config tta_ratios' if cfg.get('tta_ratios') else 'derived from the test pipeline'
+        else:
+            origin = 'derived from the test pipeline'
         pipeline = derive_tta_pipeline(dataset.pipeline, ratios, source, smallest_side(cfg.model))
-        origin = 'derived from the test pipeline'
         used = describe_tta(pipeline)['scales']
         left_out = [s for s in tta_scales(scale, ratios) if list(s) not in used]
     model = tta_model_cfg(cfg)

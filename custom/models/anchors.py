@@ -5,14 +5,15 @@ shipped inside the mmdet package under ``.mim/``), run on the config's training 
 boxes scaled as a keep-ratio resize to the input shape scales them. This module adds what that
 script leaves to the user: the fitted anchors split into the config's levels (largest anchors to the
 level that had the largest), and the boxes' mean best IoU with the fitted and with the config's anchors
-(boxes and anchors centred on one point, the measure the k-means maximises).
+(boxes and anchors centred on one point, the measure the k-means maximises), and how many anchors
+the config's ``GridAssigner`` makes positive a box with either set (:func:`positives_per_box`).
 """
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -70,6 +71,60 @@ def group_by_level(anchors: Sequence[Sequence[float]], base_sizes: Sequence[Sequ
     return grouped
 
 
+@dataclass(frozen=True)
+class ScaledImage:
+    """One training image's boxes (x1, y1, x2, y2, pixels) and size (height, width) after a keep-ratio resize."""
+    boxes: np.ndarray
+    shape: Size
+
+
+def scaled_images(dataset: Any, input_shape: Size) -> list[ScaledImage]:
+    """The boxes of each image of an mmdet dataset that has any, scaled as mmdet's anchor optimizer scales
+    them: by the input shape's side over the image's longer side (a keep-ratio resize to a square input).
+    Boxes the training ignores (``iscrowd``) are left out."""
+    images = []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        boxes = np.array([inst['bbox'] for inst in info['instances'] if not inst.get('ignore_flag')],
+                         float).reshape(-1, 4)
+        if len(boxes):
+            width, height = info['width'], info['height']
+            scale = min(input_shape[0], input_shape[1]) / max(width, height)
+            images.append(ScaledImage(boxes * scale, (round(height * scale), round(width * scale))))
+    return images
+
+
+def positives_per_box(images: Sequence[ScaledImage], base_sizes: Sequence[Sequence[Sequence[float]]],
+                      strides: Sequence[int], assigner: Mapping) -> float:
+    """Mean number of anchors mmdet's YOLOv3 head makes positive for a training box: the ``assigner`` (the
+    config's ``GridAssigner``) over the anchors of the grid cells holding a box centre
+    (``YOLOV3Head.responsible_flags``), each image padded to a multiple of the largest stride."""
+    from types import SimpleNamespace
+
+    import torch
+    from mmdet.models.dense_heads import YOLOV3Head
+    from mmdet.models.task_modules.prior_generators import YOLOAnchorGenerator
+    from mmdet.registry import TASK_UTILS
+    from mmengine.structures import InstanceData
+    generator = YOLOAnchorGenerator(strides=list(strides), base_sizes=[list(level) for level in base_sizes])
+    head = SimpleNamespace(num_levels=len(strides), prior_generator=generator)
+    grid_assigner = TASK_UTILS.build(dict(assigner))
+    step = max(strides)
+    positives = boxes = 0
+    for image in images:
+        padded = [-(-side // step) * step for side in image.shape]
+        featmap_sizes = [(padded[0] // stride, padded[1] // stride) for stride in strides]
+        gt = torch.as_tensor(image.boxes, dtype=torch.float32)
+        flags = YOLOV3Head.responsible_flags(head, featmap_sizes, gt, 'cpu')
+        result = grid_assigner.assign(
+            InstanceData(priors=torch.cat(generator.grid_priors(featmap_sizes, device='cpu')),
+                         responsible_flags=torch.cat(flags)),
+            InstanceData(bboxes=gt, labels=torch.zeros(len(gt), dtype=torch.long)))
+        positives += int((result.gt_inds > 0).sum())
+        boxes += len(gt)
+    return positives / boxes if boxes else 0.0
+
+
 def model_input_shape(cfg: Any) -> Size:
     """(width, height) of the one ``Resize`` in the config's test pipeline: the size the model sees."""
     from custom.engine.tta import TTAConfigError, resize_scale
@@ -92,20 +147,33 @@ def _mmdet_optimizer_class() -> type:
     return module.YOLOKMeansAnchorOptimizer
 
 
-def fit_yolo_anchors(cfg: Any, input_shape: Size | None = None, iters: int = 1000, seed: int = 0,
-                     device: str = 'cpu') -> FittedAnchors:
-    """Fit the config's YOLO anchors to its training boxes by mmdet's k-means (seeded: same seed, same anchors)."""
+def yolo_anchor_generator(cfg: Any) -> Mapping:
+    """The config's ``anchor_generator``; :class:`AnchorError` unless it is a ``YOLOAnchorGenerator``."""
     generator = cfg.model.bbox_head.get('anchor_generator') or {}
     if generator.get('type') != 'YOLOAnchorGenerator':
         raise AnchorError(f'model.bbox_head.anchor_generator is {generator.get("type")}, not YOLOAnchorGenerator: '
                           'only YOLOv3 configs\' base_sizes are fitted (RetinaNet and SSD set anchors by scales '
                           'and ratios)')
-    import torch
+    return generator
+
+
+def training_dataset(cfg: Any) -> Any:
+    """The config's training dataset (inside any wrapper such as ClassBalancedDataset), built by mmdet."""
     from mmdet.registry import DATASETS
-    from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    dataset = DATASETS.build(innermost_dataset(cfg.train_dataloader.dataset))
+    return DATASETS.build(innermost_dataset(cfg.train_dataloader.dataset))
+
+
+def fit_yolo_anchors(cfg: Any, input_shape: Size | None = None, iters: int = 1000, seed: int = 0,
+                     device: str = 'cpu', dataset: Any = None) -> FittedAnchors:
+    """Fit the config's YOLO anchors to its training boxes by mmdet's k-means (seeded: same seed, same anchors);
+    ``dataset``: the config's :func:`training_dataset` when already built."""
+    generator = yolo_anchor_generator(cfg)
+    import torch
+    from mmengine.logging import MMLogger
+    if dataset is None:
+        dataset = training_dataset(cfg)
     shape = tuple(input_shape) if input_shape else model_input_shape(cfg)
     base_sizes = generator['base_sizes']
     torch.manual_seed(seed)  # k-means starts from randomly chosen boxes
@@ -120,3 +188,36 @@ def fit_yolo_anchors(cfg: Any, input_shape: Size | None = None, iters: int = 100
         base_sizes=grouped, mean_iou=mean_best_iou(whs, [wh for level in grouped for wh in level]),
         config_mean_iou=mean_best_iou(whs, [wh for level in base_sizes for wh in level]),
         num_boxes=len(whs), input_shape=(int(shape[0]), int(shape[1])))
+
+
+@dataclass(frozen=True)
+class PositivesCount:
+    """Positive anchors a training box under the config's ``GridAssigner``, with its anchors and the fitted ones."""
+    pos_iou_thr: float
+    config_anchors: float
+    fitted_anchors: float
+    matching_thr: float     # the pos_iou_thr (0.05 steps up) giving the fitted anchors the count nearest config_anchors
+    fitted_at_matching: float
+
+
+def count_positives(cfg: Any, fitted: FittedAnchors, dataset: Any = None) -> PositivesCount | None:
+    """How many anchors the config's assigner makes positive a box, with its anchors and with ``fitted``'s, at
+    ``fitted.input_shape``; ``None`` when the config's assigner is not mmdet's ``GridAssigner`` (YOLOv3's)."""
+    assigner = dict((cfg.model.get('train_cfg') or {}).get('assigner') or {})
+    if assigner.get('type') != 'GridAssigner':
+        return None
+    if dataset is None:
+        dataset = training_dataset(cfg)
+    images = scaled_images(dataset, fitted.input_shape)
+    generator = cfg.model.bbox_head.anchor_generator
+    strides = [stride if isinstance(stride, int) else stride[0] for stride in generator['strides']]
+    thr = float(assigner['pos_iou_thr'])
+    config_count = positives_per_box(images, generator['base_sizes'], strides, assigner)
+    counts = {thr: positives_per_box(images, fitted.base_sizes, strides, assigner)}
+    tried = thr
+    while counts[tried] > config_count and tried < 0.95:  # a higher threshold, fewer positives
+        tried = round(tried + 0.05, 2)
+        counts[tried] = positives_per_box(images, fitted.base_sizes, strides, {**assigner, 'pos_iou_thr': tried})
+    matching = min(counts, key=lambda t: abs(counts[t] - config_count))
+    return PositivesCount(pos_iou_thr=thr, config_anchors=config_count, fitted_anchors=counts[thr],
+                          matching_thr=matching, fitted_at_matching=counts[matching])

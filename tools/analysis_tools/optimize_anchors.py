@@ -5,19 +5,22 @@
 
 The boxes are scaled as the test pipeline's keep-ratio Resize scales them (or to --input-shape).
 Prints the boxes' mean best IoU with the config's anchors and with the fitted ones, the fitted
-``base_sizes`` per level, and the ``--cfg-options`` item that trains with them; --out writes the
-same as JSON. Whether fitted anchors train a better model is for val to say (docs/benchmarks.md).
+``base_sizes`` per level, how many anchors the config's assigner (YOLOv3's GridAssigner) makes
+positive a box with either set, and the ``--cfg-options`` item that trains with them; --out writes
+the same as JSON. Whether fitted anchors train a better model is for val to say (docs/benchmarks.md).
 The work is done by :mod:`custom.models.anchors`.
 """
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 from mmengine.config import DictAction
 
 from custom.engine.checkpoint_files import atomic_write
 from custom.engine.config import read_config
-from custom.models.anchors import AnchorError, fit_yolo_anchors
+from custom.models.anchors import (AnchorError, count_positives, fit_yolo_anchors, training_dataset,
+                                   yolo_anchor_generator)
 
 
 def parse_args(argv=None):
@@ -40,7 +43,10 @@ def main(argv=None):
     except FileNotFoundError as exc:
         sys.exit(f'error: {exc}')
     try:
-        fitted = fit_yolo_anchors(cfg, args.input_shape, args.iters, args.seed, args.device)
+        yolo_anchor_generator(cfg)  # before the dataset is read
+        dataset = training_dataset(cfg)
+        fitted = fit_yolo_anchors(cfg, args.input_shape, args.iters, args.seed, args.device, dataset)
+        positives = count_positives(cfg, fitted, dataset)
     except AnchorError as exc:
         sys.exit(f'error: {args.config}: {exc}')
     width, height = fitted.input_shape
@@ -49,12 +55,19 @@ def main(argv=None):
     strides = cfg.model.bbox_head.anchor_generator.get('strides') or [None] * len(fitted.base_sizes)
     for stride, level in zip(strides, fitted.base_sizes):
         print(f'  stride {stride}: ' + ' '.join(f'({w}, {h})' for w, h in level))
+    if positives:
+        print(f'positive anchors a box (the config\'s GridAssigner, pos_iou_thr {positives.pos_iou_thr}): '
+              f'{positives.config_anchors:.2f} with the config\'s anchors, {positives.fitted_anchors:.2f} with the '
+              f'fitted ones; {positives.fitted_at_matching:.2f} with the fitted ones at pos_iou_thr '
+              f'{positives.matching_thr}')
     print(f'train with them:\n  --cfg-options "{fitted.cfg_option()}"')
     if args.out:
         atomic_write(args.out, json.dumps(
             {'config': args.config, 'input_shape': list(fitted.input_shape), 'boxes': fitted.num_boxes,
              'base_sizes': fitted.base_sizes, 'mean_iou': round(fitted.mean_iou, 4),
-             'config_mean_iou': round(fitted.config_mean_iou, 4), 'seed': args.seed}, indent=1).encode())
+             'config_mean_iou': round(fitted.config_mean_iou, 4), 'seed': args.seed,
+             'positives_per_box': positives and {k: round(v, 4) for k, v in asdict(positives).items()}},
+            indent=1).encode())
         print(f'written: {args.out}')
 
 
