@@ -18,7 +18,7 @@ rare_class_weight = 5.0  # mask_weared_incorrect's positive classification terms
 nms_iou = 0.55          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45), with scores down to 0.001
 tta_wbf_iou = 0.6       # --tta: the 6 augmented predictions fused by weighted boxes fusion at this IoU (val)
 tta_wbf_conf = 'max'    # a fused box keeps its best view's score, not scaled down by the views missing it (val)
-tta_ratios = [1, 1.2, 1.4]  # --tta views: 416, 512, 576 px, each flipped and not (val; default 1, 0.83, 1.2)
+tta_ratios = [1, 1.2, 1.4, 1.6]  # --tta views: 416, 512, 576, 672 px, each flipped and not (val; default 1, 0.83, 1.2)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
