@@ -170,11 +170,10 @@ def use_tta(cfg: Any, ratios: Sequence[float] | None = None, source: str = 'the 
     if ratios is None and own_pipeline_fits(cfg, scale):
         pipeline, origin = flip_keyed(cfg.tta_pipeline), 'config tta_pipeline'
     else:
-        if ratios is None:
-            ratios = cfg.get('tta_ratios') or DEFAULT_RATIOS
-            origin = 'config tta_ratios' if cfg.get('tta_ratios') else 'derived from the test pipeline'
-        else:
-            origin = 'derived from the test pipeline'
+        origin = 'derived from the test pipeline'
+        if ratios is None and cfg.get('tta_ratios'):
+            ratios, origin = cfg.tta_ratios, 'config tta_ratios'
+        ratios = DEFAULT_RATIOS if ratios is None else ratios
         pipeline = derive_tta_pipeline(dataset.pipeline, ratios, source, smallest_side(cfg.model))
         used = describe_tta(pipeline)['scales']
         left_out = [s for s in tta_scales(scale, ratios) if list(s) not in used]
