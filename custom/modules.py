@@ -8,11 +8,12 @@ atomic versions of :func:`custom.engine.checkpoint.register_checkpoint_io`.
 """
 from custom.datasets.copy_paste import InImageCopyPaste
 from custom.engine.checkpoint import register_checkpoint_io
-from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook
+from custom.engine.hooks import PretrainedHeadHook, ProgressBarHook, TrainScaleSwitchHook
 from custom.engine.optim_wrapper import CPUBf16OptimWrapper
 from custom.models import ChannelsLastDetDataPreprocessor, ClippedYOLOV3Head, FixedSSDHead, WBFDetTTAModel
 
 register_checkpoint_io()
 
 __all__ = ['ChannelsLastDetDataPreprocessor', 'ClippedYOLOV3Head', 'CPUBf16OptimWrapper', 'FixedSSDHead',
-           'InImageCopyPaste', 'PretrainedHeadHook', 'ProgressBarHook', 'WBFDetTTAModel']
+           'InImageCopyPaste', 'PretrainedHeadHook', 'ProgressBarHook', 'TrainScaleSwitchHook',
+           'WBFDetTTAModel']

@@ -1,5 +1,6 @@
-"""Training hooks: a console progress bar (iterations, ETA, epoch, loss on one line) and the head
-re-initialisation of a fine-tuning run (:class:`PretrainedHeadHook`)."""
+"""Training hooks: a console progress bar (iterations, ETA, epoch, loss on one line), the head
+re-initialisation of a fine-tuning run (:class:`PretrainedHeadHook`) and a training-scale switch
+(:class:`TrainScaleSwitchHook`)."""
 from __future__ import annotations
 
 import sys
@@ -74,3 +75,49 @@ class PretrainedHeadHook(Hook):
         origin = f' (checkpoint trained on {len(classes)} classes)' if classes else ''
         print_log(f'pretrained weights: {loaded} of {len(own)} tensors loaded; re-initialised for this '
                   f'dataset{origin}: {", ".join(reinit) if reinit else "none"}', logger='current')
+
+
+@HOOKS.register_module()
+class TrainScaleSwitchHook(Hook):
+    """Progressive resizing: from epoch ``switch_epoch`` (0-based, so 15 = the 16th epoch) on, the
+    training pipeline's first resize transform (``RandomResize`` or ``Resize``) uses ``scale``.
+
+    The pipeline is found through dataset wrappers (``ClassBalancedDataset``, ``RepeatDataset``: their
+    ``dataset``), which mmdet's ``PipelineSwitchHook`` does not look into. Persistent data-loading
+    workers are restarted so that they copy the new scale. A run resumed after the switch switches
+    again at its first epoch.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, switch_epoch: int, scale: Any) -> None:
+        if switch_epoch < 1:
+            raise ValueError(f'TrainScaleSwitchHook: switch_epoch must be >= 1, got {switch_epoch}; '
+                             'set the scale in the training pipeline instead')
+        self.switch_epoch = switch_epoch
+        self.scale = [tuple(s) for s in scale] if isinstance(scale[0], (list, tuple)) else tuple(scale)
+        self._switched = False
+
+    @staticmethod
+    def resize_transform(dataset: Any) -> Any:
+        """The first transform with a ``scale`` attribute and 'Resize' in its class name in the
+        innermost dataset's pipeline; ValueError naming the dataset when there is none."""
+        while not hasattr(dataset, 'pipeline') and hasattr(dataset, 'dataset'):
+            dataset = dataset.dataset
+        for transform in getattr(getattr(dataset, 'pipeline', None), 'transforms', []):
+            if 'Resize' in type(transform).__name__ and hasattr(transform, 'scale'):
+                return transform
+        raise ValueError(f'TrainScaleSwitchHook: no Resize or RandomResize in the training pipeline of '
+                         f'{type(dataset).__name__}; add one or remove the hook from custom_hooks')
+
+    def before_train_epoch(self, runner: Any) -> None:
+        if self._switched or runner.epoch < self.switch_epoch:
+            return
+        loader = runner.train_dataloader
+        transform = self.resize_transform(loader.dataset)
+        print_log(f'training scale from epoch {runner.epoch + 1}: {transform.scale} -> {self.scale}',
+                  logger='current')
+        transform.scale = self.scale
+        if getattr(loader, 'persistent_workers', False) and getattr(loader, 'num_workers', 0) > 0:
+            loader._iterator = None  # torch's DataLoader starts new workers, which copy the dataset
+        self._switched = True
