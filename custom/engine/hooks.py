@@ -118,6 +118,6 @@ class TrainScaleSwitchHook(Hook):
         print_log(f'training scale from epoch {runner.epoch + 1}: {transform.scale} -> {self.scale}',
                   logger='current')
         transform.scale = self.scale
-        if getattr(loader, 'persistent_workers', False) and getattr(loader, 'num_workers', 0) > 0:
+        if getattr(loader, 'persistent_workers', False):  # torch allows it only with num_workers > 0
             loader._iterator = None  # torch's DataLoader starts new workers, which copy the dataset
         self._switched = True
