@@ -221,6 +221,19 @@ def test_balanced_face_mask_config_weights_the_rare_class_5x_in_the_classificati
     assert loss(zeros, common, weight=torch.ones(1, 3)).item() == pytest.approx(2.0794, abs=1e-4)
 
 
+def test_balanced_face_mask_config_trains_its_first_15_epochs_smaller():
+    """Progressive resizing: epochs 1-15 (0-based 0-14) at RandomResize 256-352, from epoch index 15 on the
+    base recipe's 320-416, set by TrainScaleSwitchHook inside the ClassBalancedDataset wrapper."""
+    from mmengine.registry import HOOKS
+
+    from custom.engine.hooks import TrainScaleSwitchHook
+    cfg = Config.fromfile(str(REPO / 'configs' / BALANCED))
+    steps = {step['type']: step for step in innermost_dataset(cfg.train_dataloader.dataset).pipeline}
+    assert steps['RandomResize']['scale'] == [(256, 256), (352, 352)]
+    assert cfg.custom_hooks == [dict(type='TrainScaleSwitchHook', switch_epoch=15, scale=[(320, 320), (416, 416)])]
+    assert isinstance(HOOKS.build(cfg.custom_hooks[0]), TrainScaleSwitchHook)
+
+
 TUNED = ['bccd/yolov3_mobilenetv2-scratch_cpu-320_1xb4-32e_bccd-trainval.py', BALANCED]
 
 
@@ -235,6 +248,10 @@ def test_tuned_configs_restate_their_base_pipeline_at_the_studys_augmentation_st
     base = Config.fromfile(str(path.parent / re.search(r"^_base_ = '\./(.+\.py)'$", path.read_text(), re.M)[1]))
     pipeline = innermost_dataset(cfg.train_dataloader.dataset).pipeline
     tuned = innermost_dataset(apply_params(base, {'aug_strength': 0.71}, {}).train_dataloader.dataset).pipeline
+    for hook in cfg.get('custom_hooks', []):  # progressive resizing: the base's scale comes back at the switch
+        if hook['type'] == 'TrainScaleSwitchHook':
+            pipeline = [dict(step, scale=hook['scale']) if step['type'] == 'RandomResize' else step
+                        for step in pipeline]
     assert pipeline == tuned
     steps = {step['type']: step for step in pipeline}
     assert steps['Expand']['ratio_range'] == pytest.approx((1.0, 1.71))

@@ -2,8 +2,8 @@
 # the settings tools/tune.py chose on BCCD val (batch 4, lr, weight decay, augmentation strength); the rare
 # class (mask_weared_incorrect, 3 % of the boxes) has its images sampled more often by mmengine's
 # ClassBalancedDataset and its positive classification terms weighted 5x (docs/benchmarks.md, "Face-mask in
-# 60 minutes", "A class weight", "Class weight 5"). Fewer images seen than the 36-epoch recipe (16,230 against
-# 17,640, at the same cost an image on 2 cores); 60-63 min measured on 2 cores in a fast phase, 89-93 in a slow one.
+# 60 minutes", "A class weight", "Class weight 5"); epochs 1-15 train at 256-352 px, the rest at 320-416
+# ("Progressive resizing"). Training time measured on 2 cores: docs/benchmarks.md and the README's table.
 _base_ = './yolov3_mobilenetv2-scratch_cpu-ms-416_1xb8-36e_face_mask.py'
 
 max_epochs = 30         # 4,080 iterations: an epoch is 541 images at oversample_thr 0.3 (51 rare-class images twice)
@@ -19,13 +19,16 @@ nms_iou = 0.55          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45)
 tta_wbf_iou = 0.6       # --tta: the 6 augmented predictions fused by weighted boxes fusion at this IoU (val)
 tta_wbf_conf = 'max'    # a fused box keeps its best view's score, not scaled down by the views missing it (val)
 tta_ratios = [1, 1.2, 1.4, 1.6]  # --tta views: 416, 512, 576, 672 px, each flipped and not (val; default 1, 0.83, 1.2)
+early_scale = [(256, 256), (352, 352)]  # RandomResize range of the first epochs (a step costs 0.71x; val, 2 seeds)
+scale_switch_epoch = 15  # 0-based: from epoch 16 on, TrainScaleSwitchHook sets train_scale
+train_scale = [(320, 320), (416, 416)]  # the range of the rest of training, the test size 416 at its top
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Expand', mean=[123.675, 116.28, 103.53], to_rgb=True, ratio_range=(1.0, 1.0 + aug_strength)),
     dict(type='MinIoURandomCrop', min_ious=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9), min_crop_size=0.3),
-    dict(type='RandomResize', scale=[(320, 320), (416, 416)], keep_ratio=True),
+    dict(type='RandomResize', scale=early_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=round(32 * aug_strength),
          contrast_range=(1 - 0.5 * aug_strength, 1 + 0.5 * aug_strength),
@@ -36,6 +39,7 @@ train_dataloader = dict(batch_size=batch_size, dataset=dict(
     dataset=dict(type='CocoDataset', data_root={{_base_.face_mask_root}}, metainfo={{_base_.face_mask_metainfo}},
                  ann_file='annotations/train.json', data_prefix=dict(img='images/'),
                  filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=train_pipeline)))
+custom_hooks = [dict(type='TrainScaleSwitchHook', switch_epoch=scale_switch_epoch, scale=train_scale)]
 auto_scale_lr = dict(base_batch_size=batch_size)  # base_lr is for batch 4; --auto-scale-lr scales from it
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=weight_decay))
