@@ -19,7 +19,7 @@ nms_iou = 0.55          # test-time NMS IoU chosen on val (mmdet's YOLOv3: 0.45)
 tta_wbf_iou = 0.6       # --tta: the 6 augmented predictions fused by weighted boxes fusion at this IoU (val)
 tta_wbf_conf = 'max'    # a fused box keeps its best view's score, not scaled down by the views missing it (val)
 tta_ratios = [1, 1.2, 1.4, 1.6]  # --tta views: 416, 512, 576, 672 px, each flipped and not (val; default 1, 0.83, 1.2)
-early_scale = [(256, 256), (352, 352)]  # RandomResize range of the first epochs (a step costs 0.71x; val, 2 seeds)
+early_scale = [(256, 256), (352, 352)]  # first epochs' RandomResize range (val, 2 seeds; 0.71x the step in fp32 only)
 scale_switch_epoch = 15  # 0-based: from epoch 16 on, TrainScaleSwitchHook sets train_scale
 train_scale = [(320, 320), (416, 416)]  # the range of the rest of training, the test size 416 at its top
 
