@@ -179,7 +179,7 @@ def test_coco_checkpoint_loads_except_the_class_dependent_head_layers(tmp_path):
     assert loaded['bbox_head.cls_convs.0.1.weight'].shape[0] == 6 * (3 + 1)  # 6 anchors x (classes + bg)
 
 
-BALANCED = 'face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb4-30e_face_mask-balanced.py'
+BALANCED = 'face_mask/yolov3_mobilenetv2-scratch_cpu-ms-416_1xb4-45e_face_mask-balanced.py'
 
 
 def test_balanced_face_mask_config_repeats_the_rare_class_images(tmp_path: Path, monkeypatch):
@@ -221,16 +221,19 @@ def test_balanced_face_mask_config_weights_the_rare_class_5x_in_the_classificati
     assert loss(zeros, common, weight=torch.ones(1, 3)).item() == pytest.approx(2.0794, abs=1e-4)
 
 
-def test_balanced_face_mask_config_trains_its_first_15_epochs_smaller():
-    """Progressive resizing: epochs 1-15 (0-based 0-14) at RandomResize 256-352, from epoch index 15 on the
-    base recipe's 320-416, set by TrainScaleSwitchHook inside the ClassBalancedDataset wrapper."""
+def test_balanced_face_mask_config_trains_45_epochs_the_first_22_smaller():
+    """45 epochs with the LR steps at 36 and 42; progressive resizing: epochs 1-22 (0-based 0-21) at
+    RandomResize 256-352, from epoch index 22 on the base recipe's 320-416, set by TrainScaleSwitchHook
+    inside the ClassBalancedDataset wrapper."""
     from mmengine.registry import HOOKS
 
     from custom.engine.hooks import TrainScaleSwitchHook
     cfg = Config.fromfile(str(REPO / 'configs' / BALANCED))
+    assert cfg.train_cfg.max_epochs == 45
+    assert [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR'][0]['milestones'] == [36, 42]
     steps = {step['type']: step for step in innermost_dataset(cfg.train_dataloader.dataset).pipeline}
     assert steps['RandomResize']['scale'] == [(256, 256), (352, 352)]
-    assert cfg.custom_hooks == [dict(type='TrainScaleSwitchHook', switch_epoch=15, scale=[(320, 320), (416, 416)])]
+    assert cfg.custom_hooks == [dict(type='TrainScaleSwitchHook', switch_epoch=22, scale=[(320, 320), (416, 416)])]
     assert isinstance(HOOKS.build(cfg.custom_hooks[0]), TrainScaleSwitchHook)
 
 
